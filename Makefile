@@ -27,3 +27,13 @@ fuzz:
 
 bench: build
 	@echo "benchmarks arrive with issue 4"; $(GO) test -run '^$$' -bench . ./...
+
+# Black-box compatibility tests against Apache ZooKeeper 3.8.0 (the oracle).
+ZK_ORACLE_PORT ?= 21810
+compat-zk:
+	@dir=$$(mktemp -d /tmp/zk-oracle.XXXXXX); \
+	scripts/zk-oracle.sh start $$dir $(ZK_ORACLE_PORT) || { rm -rf $$dir; exit 1; }; \
+	ZK_ADDR=127.0.0.1:$(ZK_ORACLE_PORT) $(GO) test -count=1 ./compat-tests/...; rc=$$?; \
+	scripts/zk-oracle.sh stop $$dir; \
+	if [ $$rc -ne 0 ]; then echo "oracle log: $$dir/zk.log"; else rm -rf $$dir; fi; \
+	exit $$rc
