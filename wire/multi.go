@@ -83,8 +83,10 @@ func (r *MultiRequest) Decode(d *Decoder) {
 				op.Type = OpCreateTTL
 			case FlagContainer:
 				op.Type = OpCreateContainer
+				op.Create.TTL = -1
 			default:
 				op.Type = OpCreate
+				op.Create.TTL = -1 // a ttl sent with non-TTL flags is dropped
 			}
 			writes = true
 		case OpDelete, OpCheck:

@@ -441,4 +441,8 @@ type MultiHeader struct {
 }
 
 func (r *MultiHeader) Encode(e *Encoder) { e.Int(int32(r.Type)); e.Bool(r.Done); e.Int(int32(r.Err)) }
-func (r *MultiHeader) Decode(d *Decoder) { r.Type = Op(d.Int()); r.Done = d.Bool(); r.Err = Err(d.Int()) }
+func (r *MultiHeader) Decode(d *Decoder) {
+	r.Type = Op(d.Int())
+	r.Done = d.Bool()
+	r.Err = Err(d.Int())
+}
