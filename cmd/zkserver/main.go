@@ -1,0 +1,116 @@
+// Command zkserver runs a ZooKeeper-compatible coordination server.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/server"
+)
+
+func main() {
+	app := &cli.App{
+		Name:  "zkserver",
+		Usage: "a ZooKeeper-compatible coordination server",
+		Commands: []*cli.Command{
+			startCommand(),
+			{
+				Name:  "version",
+				Usage: "print the version",
+				Action: func(*cli.Context) error {
+					fmt.Println("zkserver", server.Version)
+					return nil
+				},
+			},
+		},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "zkserver:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(json bool, level string) (*zap.Logger, error) {
+	var cfg zap.Config
+	if json {
+		cfg = zap.NewProductionConfig()
+	} else {
+		cfg = zap.NewDevelopmentConfig()
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		cfg.DisableStacktrace = true
+	}
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	return cfg.Build()
+}
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "start",
+		Usage: "start a server (zoo.cfg, or --port/--data-dir for a quick start)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "path to zoo.cfg"},
+			&cli.IntFlag{Name: "port", Usage: "client port (overrides clientPort)"},
+			&cli.StringFlag{Name: "address", Usage: "client address (overrides clientPortAddress)"},
+			&cli.StringFlag{Name: "data-dir", Usage: "data directory (overrides dataDir)"},
+			&cli.BoolFlag{Name: "log-json", Usage: "log JSON instead of console text"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		},
+		Action: func(ctx *cli.Context) error {
+			log, err := newLogger(ctx.Bool("log-json"), ctx.String("log-level"))
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
+			var cfg *config.Config
+			if path := ctx.String("config"); path != "" {
+				if cfg, err = config.Load(path); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+			} else {
+				cfg = config.Default()
+				cfg.ClientPortAddress = "127.0.0.1"
+			}
+			if ctx.IsSet("port") {
+				cfg.ClientPort = ctx.Int("port")
+			}
+			if ctx.IsSet("address") {
+				cfg.ClientPortAddress = ctx.String("address")
+			}
+			if ctx.IsSet("data-dir") {
+				cfg.DataDir = ctx.String("data-dir")
+			}
+			if err := cfg.Resolve(); err != nil {
+				return err
+			}
+			for k, v := range cfg.Unknown {
+				log.Info("unknown configuration key (ignored)", zap.String("key", k), zap.String("value", v))
+			}
+			for _, w := range cfg.Warnings {
+				log.Warn(w)
+			}
+			srv := server.New(server.Options{Config: cfg, Logger: log})
+			if err := srv.Listen(); err != nil {
+				return err
+			}
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+			go func() {
+				s := <-sig
+				log.Info("shutting down", zap.String("signal", s.String()))
+				srv.Close()
+			}()
+			return srv.Serve()
+		},
+	}
+}

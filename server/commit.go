@@ -1,0 +1,69 @@
+package server
+
+import (
+	"sort"
+
+	"github.com/zkserver/zkserver/wire"
+)
+
+// Proposal is one prepped txn on its way through the commit path.
+type Proposal struct {
+	Hdr wire.TxnHeader
+	Txn wire.Txn
+	req *request // nil for internal txns
+}
+
+// CommitPath is the seam between prep and apply. Prep hands it txns in zxid
+// order; it calls apply with them, in the same order, once they are
+// committed (standalone: durable in the txn log; ensemble: acknowledged by
+// a quorum). Nothing above it knows which.
+type CommitPath interface {
+	// Start is called once before the first Propose.
+	Start(apply func([]*Proposal))
+	// Propose takes a batch of txns in zxid order.
+	Propose(batch []*Proposal)
+	// Close stops the path after the txns proposed so far are applied.
+	Close()
+}
+
+// MemoryCommit commits every txn at once: the tree lives only in memory.
+type MemoryCommit struct {
+	ch   chan []*Proposal
+	done chan struct{}
+}
+
+// NewMemoryCommit returns the in-memory commit path.
+func NewMemoryCommit() *MemoryCommit {
+	return &MemoryCommit{ch: make(chan []*Proposal, 1024), done: make(chan struct{})}
+}
+
+func (m *MemoryCommit) Start(apply func([]*Proposal)) {
+	go func() {
+		defer close(m.done)
+		for b := range m.ch {
+			// gather what is already queued into one apply
+			for more := true; more; {
+				select {
+				case nb, ok := <-m.ch:
+					if !ok {
+						more = false
+						break
+					}
+					b = append(b, nb...)
+				default:
+					more = false
+				}
+			}
+			apply(b)
+		}
+	}()
+}
+
+func (m *MemoryCommit) Propose(batch []*Proposal) { m.ch <- batch }
+
+func (m *MemoryCommit) Close() {
+	close(m.ch)
+	<-m.done
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -1,0 +1,501 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/session"
+	"github.com/zkserver/zkserver/wire"
+)
+
+// sessionlessTimeout closes connections that never complete a handshake
+// (zookeeper.nio.sessionlessCnxnTimeout).
+const sessionlessTimeout = 10 * time.Second
+
+// request is one client request (or an internal one when c is nil).
+type request struct {
+	c            *conn
+	session      int64
+	xid          int32
+	op           wire.Op
+	body         []byte
+	write        bool
+	timeout      int32  // createSession
+	internalPath string // deleteContainer
+	start        time.Time
+
+	reply []byte // the encoded reply frame
+	close bool   // close the connection after the reply
+	done  chan struct{}
+	zxid  int64
+	err   wire.Err
+}
+
+// result builds the reply of a write once it is applied (tree locked).
+func (r *request) result(p *Proposal, res *datatree.Result) {
+	r.zxid = p.Hdr.Zxid
+	r.err = res.Err
+	if r.c == nil || r.op == wire.OpCreateSession {
+		return
+	}
+	hdr := wire.ReplyHeader{Xid: r.xid, Zxid: p.Hdr.Zxid, Err: res.Err}
+	var body wire.Record
+	if p.Hdr.Type == wire.OpError {
+		hdr.Err = p.Txn.Err
+	} else {
+		switch r.op {
+		case wire.OpCreate:
+			body = &wire.PathRequest{Path: res.Path}
+		case wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL:
+			body = &wire.Create2Response{Path: res.Path, Stat: res.Stat}
+		case wire.OpSetData, wire.OpSetACL:
+			body = &wire.StatResponse{Stat: res.Stat}
+		case wire.OpMulti:
+			hdr.Err = wire.ErrOK
+			body = &wire.MultiResponse{Results: res.Multi}
+		case wire.OpCloseSession:
+			r.close = true
+		}
+		if hdr.Err != wire.ErrOK {
+			body = nil
+		}
+	}
+	r.reply = frame(&hdr, body)
+}
+
+func (r *request) finish(*Proposal) {
+	if r.done != nil {
+		close(r.done)
+	}
+}
+
+// frame encodes a length-prefixed reply.
+func frame(hdr wire.Record, body wire.Record) []byte {
+	e := wire.Encoder{B: make([]byte, 4, 64)}
+	hdr.Encode(&e)
+	if body != nil {
+		body.Encode(&e)
+	}
+	binary.BigEndian.PutUint32(e.B, uint32(len(e.B)-4))
+	return e.B
+}
+
+// conn is one client connection: a reader, an in-order replier and a
+// writer goroutine.
+type conn struct {
+	s        *Server
+	nc       net.Conn
+	remote   string
+	ip       string
+	sid      atomic.Int64
+	timeout  int32
+	created  time.Time
+	readOnly bool // client sent the readOnly byte
+
+	authMu sync.Mutex
+	auth   []wire.Id
+
+	pending chan *request
+
+	outMu     sync.Mutex
+	out       []byte
+	spare     []byte
+	finishing bool
+	wake      chan struct{}
+
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	received, sent atomic.Int64
+	lastOp         atomic.Int32
+	lastCxid       atomic.Int32
+	lastZxid       atomic.Int64
+	lastResp       atomic.Int64
+	lastLat        atomic.Int64
+	latMin, latMax atomic.Int64
+	latSum, latCnt atomic.Int64
+}
+
+func newConn(s *Server, nc net.Conn, ip string) *conn {
+	c := &conn{
+		s: s, nc: nc, ip: ip, created: s.now(),
+		pending: make(chan *request, 1024),
+		wake:    make(chan struct{}, 1),
+		closed:  make(chan struct{}),
+	}
+	c.remote = nc.RemoteAddr().String()
+	c.auth = []wire.Id{{Scheme: "ip", ID: ip}}
+	c.lastOp.Store(-999)
+	return c
+}
+
+func (c *conn) session() int64 { return c.sid.Load() }
+
+func (c *conn) authIDs() []wire.Id {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	out := make([]wire.Id, len(c.auth))
+	copy(out, c.auth)
+	return out
+}
+
+func (c *conn) addAuth(id wire.Id) {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	for _, a := range c.auth {
+		if a == id {
+			return
+		}
+	}
+	// user ids first, the ip id last, as ZooKeeper lists them
+	c.auth = append([]wire.Id{id}, c.auth...)
+}
+
+// send queues bytes for the writer.
+func (c *conn) send(b []byte) {
+	c.outMu.Lock()
+	c.out = append(c.out, b...)
+	c.outMu.Unlock()
+	c.sent.Add(1)
+	c.s.stats.sent.Add(1)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// notify queues a watch event (ZooKeeper 3.8 sends zxid -1).
+func (c *conn) notify(typ int32, path string) {
+	select {
+	case <-c.closed:
+		return
+	default:
+	}
+	c.send(frame(&wire.ReplyHeader{Xid: wire.XidNotification, Zxid: -1}, &wire.WatcherEvent{Type: typ, State: wire.StateSyncConnected, Path: path}))
+}
+
+// finish closes the connection once everything queued is written.
+func (c *conn) finish() {
+	c.outMu.Lock()
+	c.finishing = true
+	c.outMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) writeLoop() {
+	for {
+		select {
+		case <-c.wake:
+		case <-c.closed:
+			return
+		}
+		for {
+			c.outMu.Lock()
+			buf := c.out
+			c.out = c.spare[:0]
+			fin := c.finishing
+			c.outMu.Unlock()
+			if len(buf) == 0 {
+				if fin {
+					c.close()
+					return
+				}
+				break
+			}
+			if _, err := c.nc.Write(buf); err != nil {
+				c.close()
+				return
+			}
+			if cap(buf) <= 1<<20 {
+				c.spare = buf
+			} else {
+				c.spare = nil
+			}
+		}
+	}
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.nc.Close()
+		s := c.s
+		s.mu.Lock()
+		delete(s.conns, c)
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
+		if id := c.session(); id != 0 && s.sessions[id] == c {
+			delete(s.sessions, id)
+		}
+		s.mu.Unlock()
+		s.watches.removeConn(c)
+	})
+}
+
+func (c *conn) serve() {
+	nc := c.nc
+	br := bufio.NewReaderSize(nc, 64<<10)
+	nc.SetReadDeadline(c.s.now().Add(sessionlessTimeout))
+	if head, err := br.Peek(4); err == nil {
+		if word := string(head); isFourLetterWord(word) {
+			c.fourLetterWord(word, br)
+			c.close()
+			return
+		}
+	}
+	if !c.handshake(br) {
+		c.close()
+		return
+	}
+	nc.SetReadDeadline(time.Time{})
+	go c.writeLoop()
+	go c.replyLoop()
+	c.readLoop(br)
+}
+
+func (c *conn) maxFrame() int { return c.s.cfg.JuteMaxBuffer }
+
+// handshake reads the ConnectRequest and opens or resumes the session.
+func (c *conn) handshake(br *bufio.Reader) bool {
+	s := c.s
+	body, err := wire.ReadFrame(br, c.maxFrame(), nil)
+	if err != nil {
+		return false
+	}
+	var req wire.ConnectRequest
+	if err := wire.Unmarshal(body, &req); err != nil {
+		s.log.Debug("bad connect request", zap.String("remote", c.remote), zap.Error(err))
+		return false
+	}
+	c.readOnly = req.HasReadOnly
+	if req.LastZxidSeen > s.lastZxid.Load() {
+		s.log.Info("client has seen a newer zxid; refusing", zap.String("remote", c.remote),
+			zap.String("client_zxid", hex(req.LastZxidSeen)), zap.String("our_zxid", hex(s.lastZxid.Load())))
+		return false
+	}
+	timeout := session.NegotiateTimeout(req.TimeOut, int32(s.cfg.MinSessionTimeout), int32(s.cfg.MaxSessionTimeout))
+	c.timeout = timeout
+	resp := wire.ConnectResponse{HasReadOnly: req.HasReadOnly}
+	if req.SessionID == 0 {
+		s.mu.Lock()
+		id := s.tracker.NextID()
+		s.mu.Unlock()
+		r := &request{c: c, session: id, op: wire.OpCreateSession, timeout: timeout, write: true, done: make(chan struct{})}
+		s.submit(r)
+		<-r.done
+		if r.zxid == 0 {
+			return false
+		}
+		c.bind(id)
+		resp.TimeOut, resp.SessionID, resp.Passwd = timeout, id, session.Password(id)
+	} else {
+		id := req.SessionID
+		s.mu.Lock()
+		old := s.sessions[id]
+		sess, ok := s.tracker.Get(id)
+		s.mu.Unlock()
+		if old != nil && old != c {
+			old.close()
+		}
+		if !ok || sess.Closing || !bytes.Equal(req.Passwd, session.Password(id)) {
+			resp.Passwd = make([]byte, 16)
+			c.write(frameNoHeader(&resp))
+			return false
+		}
+		s.mu.Lock()
+		s.tracker.Add(id, timeout, s.nowMs())
+		s.mu.Unlock()
+		c.bind(id)
+		resp.TimeOut, resp.SessionID, resp.Passwd = timeout, id, session.Password(id)
+	}
+	return c.write(frameNoHeader(&resp))
+}
+
+func (c *conn) bind(id int64) {
+	c.sid.Store(id)
+	c.s.mu.Lock()
+	c.s.sessions[id] = c
+	c.s.mu.Unlock()
+}
+
+// write sends directly (before the writer goroutine runs).
+func (c *conn) write(b []byte) bool {
+	_, err := c.nc.Write(b)
+	return err == nil
+}
+
+func frameNoHeader(r wire.Record) []byte {
+	e := wire.Encoder{B: make([]byte, 4, 64)}
+	r.Encode(&e)
+	binary.BigEndian.PutUint32(e.B, uint32(len(e.B)-4))
+	return e.B
+}
+
+// enqueue hands a request to the in-order replier; false if closed.
+func (c *conn) enqueue(r *request) bool {
+	select {
+	case c.s.outstanding <- struct{}{}:
+	case <-c.closed:
+		return false
+	}
+	select {
+	case c.pending <- r:
+		return true
+	case <-c.closed:
+		<-c.s.outstanding
+		return false
+	}
+}
+
+func (c *conn) readLoop(br *bufio.Reader) {
+	s := c.s
+	defer close(c.pending)
+	for {
+		body, err := wire.ReadFrame(br, c.maxFrame(), nil)
+		if err != nil {
+			if err != io.EOF {
+				s.log.Debug("closing connection", zap.String("remote", c.remote), zap.Error(err))
+			}
+			return
+		}
+		if len(body) < 8 {
+			return
+		}
+		c.received.Add(1)
+		s.stats.received.Add(1)
+		var hdr wire.RequestHeader
+		d := wire.NewDecoder(body)
+		hdr.Decode(d)
+		r := &request{c: c, session: c.session(), xid: hdr.Xid, op: hdr.Type, body: body[8:], start: s.now()}
+		if hdr.Type == wire.OpAuth {
+			if !c.handleAuth(r) {
+				return
+			}
+			continue
+		}
+		if !s.touch(r.session) && hdr.Type != wire.OpCloseSession {
+			r.reply = frame(&wire.ReplyHeader{Xid: r.xid, Zxid: s.lastZxid.Load(), Err: wire.ErrSessionExpired}, nil)
+			r.close = true
+			c.enqueue(r)
+			return
+		}
+		switch hdr.Type {
+		case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL, wire.OpDelete,
+			wire.OpSetData, wire.OpSetACL, wire.OpMulti, wire.OpReconfig, wire.OpCloseSession:
+			r.write = true
+			r.done = make(chan struct{})
+			if !c.enqueue(r) {
+				return
+			}
+			s.submit(r)
+			if hdr.Type == wire.OpCloseSession {
+				return
+			}
+		case wire.OpPing, wire.OpExists, wire.OpGetData, wire.OpGetChildren, wire.OpGetChildren2,
+			wire.OpGetACL, wire.OpSync, wire.OpSetWatches, wire.OpSetWatches2, wire.OpAddWatch,
+			wire.OpRemoveWatches, wire.OpCheckWatches, wire.OpWhoAmI, wire.OpMultiRead,
+			wire.OpGetEphemerals, wire.OpGetAllChildrenNumber, wire.OpSASL:
+			if !c.enqueue(r) {
+				return
+			}
+		default:
+			// unknown opcodes and a top-level check: UNIMPLEMENTED, then close
+			r.reply = frame(&wire.ReplyHeader{Xid: r.xid, Zxid: -1, Err: wire.ErrUnimplemented}, nil)
+			r.close = true
+			c.enqueue(r)
+			return
+		}
+	}
+}
+
+// replyLoop answers requests in arrival order. A read waits for the
+// session's earlier writes because it runs only after their replies.
+func (c *conn) replyLoop() {
+	s := c.s
+	for r := range c.pending {
+		if r.write {
+			<-r.done
+		} else if r.reply == nil {
+			s.execRead(c, r)
+		}
+		<-s.outstanding
+		if r.reply != nil {
+			c.lastResp.Store(s.nowMs())
+			c.lastOp.Store(int32(r.op))
+			c.lastCxid.Store(r.xid)
+			if r.zxid != 0 {
+				c.lastZxid.Store(r.zxid)
+			}
+			if !r.start.IsZero() {
+				lat := s.now().Sub(r.start).Milliseconds()
+				c.recordLatency(lat)
+				s.stats.latency(lat)
+			}
+			c.send(r.reply)
+		}
+		if r.close {
+			c.finish()
+			for r := range c.pending {
+				_ = r
+				<-s.outstanding
+			}
+			return
+		}
+	}
+	c.finish()
+}
+
+func (c *conn) recordLatency(ms int64) {
+	c.lastLat.Store(ms)
+	c.latSum.Add(ms)
+	if c.latCnt.Add(1) == 1 || ms < c.latMin.Load() {
+		c.latMin.Store(ms)
+	}
+	if ms > c.latMax.Load() {
+		c.latMax.Store(ms)
+	}
+}
+
+// handleAuth processes an auth packet at once (not queued). False means
+// the connection is to be closed.
+func (c *conn) handleAuth(r *request) bool {
+	s := c.s
+	var ap wire.AuthPacket
+	err := wire.Unmarshal(r.body, &ap)
+	ok := err == nil
+	if ok {
+		switch ap.Scheme {
+		case "digest":
+			id := DigestID(string(ap.Auth))
+			if s.cfg.SuperDigest != "" && id == s.cfg.SuperDigest {
+				c.addAuth(wire.Id{Scheme: "super", ID: ""})
+			}
+			c.addAuth(wire.Id{Scheme: "digest", ID: id})
+		case "ip":
+			c.addAuth(wire.Id{Scheme: "ip", ID: c.ip})
+		default:
+			ok = false
+		}
+	}
+	if !ok {
+		s.log.Info("auth failed", zap.String("remote", c.remote), zap.String("scheme", ap.Scheme))
+		c.send(frame(&wire.ReplyHeader{Xid: r.xid, Err: wire.ErrAuthFailed}, nil))
+		c.finish()
+		return false
+	}
+	c.send(frame(&wire.ReplyHeader{Xid: r.xid}, nil))
+	return true
+}

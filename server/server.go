@@ -1,0 +1,371 @@
+// Package server serves the ZooKeeper client protocol: connections, prep,
+// apply, watches, four-letter words and the standalone commit path. It does
+// not know ZAB roles: the commit path is a seam (CommitPath).
+package server
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/session"
+	"github.com/zkserver/zkserver/wire"
+)
+
+// Version is the server version reported by four-letter words.
+var Version = "3.8.0-zkserver-0.1"
+
+// Options configure a Server.
+type Options struct {
+	Config *config.Config
+	Logger *zap.Logger
+	// Commit is the commit path; nil means in memory only.
+	Commit CommitPath
+	// Tree is the tree to serve (recovered from disk); nil means a new one.
+	Tree *datatree.Tree
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// ServerID is the id in the top byte of session ids (1 standalone).
+	ServerID int64
+}
+
+// Server is a standalone zkserver.
+type Server struct {
+	cfg    *config.Config
+	log    *zap.Logger
+	now    func() time.Time
+	commit CommitPath
+
+	treeMu   sync.RWMutex
+	tree     *datatree.Tree
+	lastZxid atomic.Int64 // last applied
+
+	watches *watchManager
+
+	mu       sync.Mutex
+	tracker  *session.Tracker
+	sessions map[int64]*conn // session -> its current connection
+	conns    map[*conn]struct{}
+	perIP    map[string]int
+
+	prepCh      chan *request
+	outstanding chan struct{}
+	prep        *preparer
+
+	ln      net.Listener
+	closing chan struct{}
+	wg      sync.WaitGroup
+	stopped atomic.Bool
+	started time.Time
+	stats   stats
+}
+
+type stats struct {
+	received, sent       atomic.Int64
+	latMin, latMax       atomic.Int64
+	latSum, latCount     atomic.Int64
+	outstandingRequests  atomic.Int64
+	lastClientResponseSz atomic.Int64
+}
+
+func (s *stats) reset() {
+	s.received.Store(0)
+	s.sent.Store(0)
+	s.latMin.Store(0)
+	s.latMax.Store(0)
+	s.latSum.Store(0)
+	s.latCount.Store(0)
+}
+
+func (s *stats) latency(ms int64) {
+	s.latSum.Add(ms)
+	if s.latCount.Add(1) == 1 || ms < s.latMin.Load() {
+		s.latMin.Store(ms)
+	}
+	if ms > s.latMax.Load() {
+		s.latMax.Store(ms)
+	}
+}
+
+// New builds a server; Serve starts it.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Commit == nil {
+		o.Commit = NewMemoryCommit()
+	}
+	if o.Tree == nil {
+		o.Tree = datatree.New()
+	}
+	if o.ServerID == 0 {
+		o.ServerID = 1
+	}
+	s := &Server{
+		cfg: o.Config, log: o.Logger, now: o.Now, commit: o.Commit, tree: o.Tree,
+		watches:  newWatchManager(),
+		sessions: map[int64]*conn{}, conns: map[*conn]struct{}{}, perIP: map[string]int{},
+		prepCh:      make(chan *request, 4096),
+		outstanding: make(chan struct{}, max(o.Config.GlobalOutstandingLimit, 1)),
+		closing:     make(chan struct{}),
+	}
+	s.tracker = session.NewTracker(int64(o.Config.TickTime), o.ServerID, s.nowMs())
+	s.lastZxid.Store(o.Tree.LastZxid)
+	// sessions recovered from disk get a fresh timeout from now
+	for id, to := range o.Tree.Sessions() {
+		s.tracker.Add(id, to, s.nowMs())
+	}
+	s.prep = newPreparer(s, o.Tree.LastZxid)
+	return s
+}
+
+func (s *Server) nowMs() int64 { return s.now().UnixMilli() }
+
+// Listen binds the client port.
+func (s *Server) Listen() error {
+	addr := net.JoinHostPort(s.cfg.ClientPortAddress, strconv.Itoa(s.cfg.ClientPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the bound client address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve runs the server until Close. Listen must have been called.
+func (s *Server) Serve() error {
+	s.started = s.now()
+	s.commit.Start(s.applyBatch)
+	s.wg.Add(3)
+	go s.prepLoop()
+	go s.expiryLoop()
+	go s.reaperLoop()
+	s.log.Info("serving", zap.String("addr", s.ln.Addr().String()), zap.Int64("zxid", s.lastZxid.Load()))
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.stopped.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		s.accept(nc)
+	}
+}
+
+// Close stops accepting, closes every connection and stops the pipeline.
+func (s *Server) Close() {
+	if !s.stopped.CompareAndSwap(false, true) {
+		return
+	}
+	close(s.closing)
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	s.wg.Wait()
+	s.commit.Close()
+}
+
+func (s *Server) accept(nc net.Conn) {
+	ip := ""
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		ip = ta.IP.String()
+	}
+	s.mu.Lock()
+	if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
+		s.mu.Unlock()
+		s.log.Warn("too many connections from one address", zap.String("ip", ip), zap.Int("max", s.cfg.MaxClientCnxns))
+		nc.Close()
+		return
+	}
+	s.perIP[ip]++
+	c := newConn(s, nc, ip)
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	go c.serve()
+}
+
+// submit queues a write (or session) request for prep.
+func (s *Server) submit(r *request) {
+	select {
+	case s.prepCh <- r:
+	case <-s.closing:
+		r.finish(nil)
+	}
+}
+
+func (s *Server) prepLoop() {
+	defer s.wg.Done()
+	var batch []*Proposal
+	for {
+		var r *request
+		select {
+		case r = <-s.prepCh:
+		case <-s.closing:
+			return
+		}
+		batch = append(batch[:0:0], s.prep.prep(r))
+		for more := true; more && len(batch) < 1000; {
+			select {
+			case r = <-s.prepCh:
+				batch = append(batch, s.prep.prep(r))
+			default:
+				more = false
+			}
+		}
+		s.commit.Propose(batch)
+		s.prep.cleanup()
+	}
+}
+
+// applyBatch applies committed txns in zxid order, fires watches and
+// completes the requests.
+func (s *Server) applyBatch(batch []*Proposal) {
+	s.treeMu.Lock()
+	for _, p := range batch {
+		res := s.tree.Apply(&p.Hdr, &p.Txn)
+		s.lastZxid.Store(p.Hdr.Zxid)
+		s.watches.trigger(res.Events)
+		s.afterApply(p, &res)
+		if p.req != nil {
+			p.req.result(p, &res)
+		}
+	}
+	s.treeMu.Unlock()
+	for _, p := range batch {
+		if p.req != nil {
+			p.req.finish(p)
+		}
+	}
+}
+
+// afterApply updates the session table for session txns.
+func (s *Server) afterApply(p *Proposal, res *datatree.Result) {
+	switch p.Txn.Type {
+	case wire.OpCreateSession:
+		s.mu.Lock()
+		s.tracker.Add(p.Hdr.ClientID, p.Txn.TimeOut, s.nowMs())
+		s.mu.Unlock()
+	case wire.OpCloseSession:
+		s.mu.Lock()
+		s.tracker.Remove(p.Hdr.ClientID)
+		c := s.sessions[p.Hdr.ClientID]
+		delete(s.sessions, p.Hdr.ClientID)
+		s.mu.Unlock()
+		if c != nil && (p.req == nil || p.req.c != c) {
+			// expired, or closed from elsewhere: drop the connection
+			go c.close()
+		}
+	}
+}
+
+// touch records activity of a session; false if it is gone or closing.
+func (s *Server) touch(id int64) bool {
+	s.mu.Lock()
+	ok := s.tracker.Touch(id, s.nowMs())
+	s.mu.Unlock()
+	return ok
+}
+
+// expiryLoop wakes on every tick boundary and closes expired sessions.
+func (s *Server) expiryLoop() {
+	defer s.wg.Done()
+	tick := int64(s.cfg.TickTime)
+	for {
+		now := s.nowMs()
+		next := (now/tick + 1) * tick
+		t := time.NewTimer(time.Duration(next-now) * time.Millisecond)
+		select {
+		case <-s.closing:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		expired := s.tracker.Expired(s.nowMs())
+		s.mu.Unlock()
+		for _, id := range expired {
+			s.log.Info("session expired", zap.String("session", hex(id)))
+			s.submit(&request{session: id, op: wire.OpCloseSession})
+		}
+	}
+}
+
+// reaperLoop deletes empty containers and expired TTL nodes, as
+// ZooKeeper's ContainerManager does.
+func (s *Server) reaperLoop() {
+	defer s.wg.Done()
+	interval := time.Duration(s.cfg.ContainerCheckIntervalMs) * time.Millisecond
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-t.C:
+		}
+		paths := s.reapable()
+		limit := s.cfg.ContainerMaxPerMinute
+		for i, p := range paths {
+			if i >= limit {
+				break
+			}
+			s.submit(&request{op: wire.OpDeleteContainer, internalPath: p})
+		}
+	}
+}
+
+func (s *Server) reapable() []string {
+	now := s.nowMs()
+	s.treeMu.RLock()
+	defer s.treeMu.RUnlock()
+	var out []string
+	for _, p := range s.tree.Containers() {
+		n := s.tree.Get(p)
+		if n == nil || n.NumChildren() > 0 {
+			continue
+		}
+		never := s.cfg.ContainerMaxNeverUsedIntervalMs
+		if n.Cversion > 0 || (never > 0 && now-n.Mtime > never) {
+			out = append(out, p)
+		}
+	}
+	for _, p := range s.tree.TTLNodes() {
+		n := s.tree.Get(p)
+		if n == nil || n.NumChildren() > 0 {
+			continue
+		}
+		if now-n.Mtime > datatree.TTLOf(n.EphemeralOwner) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func hex(v int64) string { return "0x" + strconv.FormatUint(uint64(v), 16) }
