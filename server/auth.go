@@ -33,9 +33,9 @@ type authProvider interface {
 
 type digestProvider struct{}
 
-func (digestProvider) authenticated() bool           { return true }
-func (digestProvider) valid(id string) bool          { return len(strings.Split(id, ":")) == 2 }
-func (digestProvider) matches(a, acl string) bool    { return a == acl }
+func (digestProvider) authenticated() bool        { return true }
+func (digestProvider) valid(id string) bool       { return len(strings.Split(id, ":")) == 2 }
+func (digestProvider) matches(a, acl string) bool { return a == acl }
 func (digestProvider) user(id string) string {
 	if i := strings.IndexByte(id, ':'); i >= 0 {
 		return id[:i]
@@ -45,7 +45,7 @@ func (digestProvider) user(id string) string {
 
 type ipProvider struct{}
 
-func (ipProvider) authenticated() bool  { return false }
+func (ipProvider) authenticated() bool   { return false }
 func (ipProvider) user(id string) string { return id }
 
 func (ipProvider) valid(id string) bool {
