@@ -194,7 +194,7 @@ func TestFourLetterWordsShapes(t *testing.T) {
 		"zk_approximate_data_size": `\d+`, "zk_global_sessions": `0`, "zk_local_sessions": `0`,
 		"zk_open_file_descriptor_count": `-?\d+`, "zk_max_file_descriptor_count": `-?\d+`,
 		"zk_connection_drop_probability": `0\.0`,
-		"zk_last_client_response_size": `-?\d+`, "zk_max_client_response_size": `-?\d+`,
+		"zk_last_client_response_size":   `-?\d+`, "zk_max_client_response_size": `-?\d+`,
 		"zk_min_client_response_size": `-?\d+`, "zk_outstanding_tls_handshake": `0`,
 		"zk_auth_failed_count": `0`, "zk_non_mtls_remote_conn_count": `0`, "zk_non_mtls_local_conn_count": `0`,
 	} {
