@@ -33,8 +33,16 @@ type authProvider interface {
 
 type digestProvider struct{}
 
-func (digestProvider) authenticated() bool        { return true }
-func (digestProvider) valid(id string) bool       { return len(strings.Split(id, ":")) == 2 }
+func (digestProvider) authenticated() bool { return true }
+func (digestProvider) valid(id string) bool {
+	// Java's id.split(":") drops trailing empty parts: "bob:" is one part
+	// (invalid), "bob:x:" two (valid).
+	parts := strings.Split(id, ":")
+	for len(parts) > 0 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	return len(parts) == 2
+}
 func (digestProvider) matches(a, acl string) bool { return a == acl }
 func (digestProvider) user(id string) string {
 	if i := strings.IndexByte(id, ':'); i >= 0 {
@@ -58,7 +66,7 @@ func parseIPACL(id string) (net.IP, int, bool) {
 	if i := strings.IndexByte(id, '/'); i >= 0 {
 		addr = id[:i]
 		b, err := strconv.Atoi(id[i+1:])
-		if err != nil || b < 0 {
+		if err != nil || b < 0 || b > 32 {
 			return nil, 0, false
 		}
 		bits = b
@@ -66,9 +74,6 @@ func parseIPACL(id string) (net.IP, int, bool) {
 	ip := net.ParseIP(addr).To4()
 	if ip == nil || strings.Contains(addr, ":") {
 		return nil, 0, false
-	}
-	if bits > 32 {
-		bits = 32
 	}
 	return ip, bits, true
 }
