@@ -28,12 +28,15 @@ fuzz:
 bench: build
 	@echo "benchmarks arrive with issue 4"; $(GO) test -run '^$$' -bench . ./...
 
-# Black-box compatibility tests against Apache ZooKeeper 3.8.0 (the oracle).
+# Black-box compatibility tests against Apache ZooKeeper 3.8.0 (the oracle),
+# started on the first free loopback port >= ZK_ORACLE_PORT and always stopped.
 ZK_ORACLE_PORT ?= 21810
 compat-zk:
-	@dir=$$(mktemp -d /tmp/zk-oracle.XXXXXX); \
-	scripts/zk-oracle.sh start $$dir $(ZK_ORACLE_PORT) || { rm -rf $$dir; exit 1; }; \
-	ZK_ADDR=127.0.0.1:$(ZK_ORACLE_PORT) $(GO) test -count=1 ./compat-tests/...; rc=$$?; \
+	@port=$$(scripts/zk-oracle.sh freeport $(ZK_ORACLE_PORT)) || exit 1; \
+	dir=$$(mktemp -d /tmp/zk-oracle.XXXXXX); \
+	scripts/zk-oracle.sh start $$dir $$port || { scripts/zk-oracle.sh stop $$dir; rm -rf $$dir; exit 1; }; \
+	trap 'scripts/zk-oracle.sh stop '$$dir INT TERM; \
+	ZK_ADDR=127.0.0.1:$$port $(GO) test -count=1 ./compat-tests/...; rc=$$?; \
 	scripts/zk-oracle.sh stop $$dir; \
 	if [ $$rc -ne 0 ]; then echo "oracle log: $$dir/zk.log"; else rm -rf $$dir; fi; \
 	exit $$rc

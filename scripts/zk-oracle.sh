@@ -4,6 +4,7 @@
 #
 #   scripts/zk-oracle.sh start DIR PORT   # writes DIR/zoo.cfg, starts, waits for imok
 #   scripts/zk-oracle.sh stop DIR         # kills the server started in DIR
+#   scripts/zk-oracle.sh freeport PORT    # prints the first free port >= PORT
 #
 # The server listens on 127.0.0.1 only. Its PID goes to DIR/zk.pid and its
 # output to DIR/zk.log.
@@ -14,7 +15,7 @@ JAR=/usr/share/java/zookeeper.jar
 SUPER_DIGEST='super:lK75jTNcA+U9vtVEw5vB51mj/w4='
 
 usage() {
-	echo "usage: $0 start DIR PORT | stop DIR" >&2
+	echo "usage: $0 start DIR PORT | stop DIR | freeport PORT" >&2
 	exit 2
 }
 
@@ -48,12 +49,20 @@ ensure_installed() {
 start() {
 	local dir=$1 port=$2
 	ensure_installed
-	mkdir -p "$dir/data"
+	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	if [ -f "$dir/zk.pid" ] && kill -0 "$(cat "$dir/zk.pid")" 2>/dev/null; then
 		echo "zk-oracle: already running in $dir (pid $(cat "$dir/zk.pid"))" >&2
 		exit 1
 	fi
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		echo "zk-oracle: 127.0.0.1:$port is already in use" >&2
+		exit 1
+	fi
+	# Always start from an empty database: the suite's top-level "check"
+	# test leaves a txn that ZooKeeper 3.8.0 itself cannot replay.
+	rm -rf "$dir/data"
+	mkdir -p "$dir/data"
 	cat >"$dir/zoo.cfg" <<CFG
 tickTime=2000
 dataDir=$dir/data
@@ -115,6 +124,19 @@ stop() {
 	rm -f "$dir/zk.pid"
 }
 
+freeport() {
+	local p=$1
+	while [ "$p" -lt $(($1 + 200)) ]; do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+		p=$((p + 1))
+	done
+	echo "zk-oracle: no free port near $1" >&2
+	exit 1
+}
+
 case "${1:-}" in
 start)
 	[ $# -eq 3 ] || usage
@@ -123,6 +145,10 @@ start)
 stop)
 	[ $# -eq 2 ] || usage
 	stop "$2"
+	;;
+freeport)
+	[ $# -eq 2 ] || usage
+	freeport "$2"
 	;;
 *) usage ;;
 esac
