@@ -1,0 +1,127 @@
+package datatree
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/zkserver/zkserver/wire"
+)
+
+// This file is the loading side of snapshots: a tree is built empty, nodes
+// are added parent before child as a snapshot lists them, and FinishLoad
+// checks the result and restores what a usable tree needs.
+
+// NewEmpty returns a tree with no nodes at all, not even the root, ready
+// for AddLoaded. Its ACL cache is empty too: callers fill it with
+// ACLs.Put before adding nodes.
+func NewEmpty() *Tree {
+	return &Tree{
+		nodes:      map[string]*Node{},
+		ACLs:       NewACLCache(),
+		ephemerals: map[int64]map[string]struct{}{},
+		containers: map[string]struct{}{},
+		ttls:       map[string]struct{}{},
+		sessions:   map[int64]int32{},
+	}
+}
+
+// validLoadPath reports whether path is a snapshot node path: "" (the
+// root) or "/" followed by non-empty components separated by single
+// slashes.
+func validLoadPath(path string) bool {
+	if path == "" {
+		return true
+	}
+	if path[0] != '/' || path == "/" || strings.HasSuffix(path, "/") || strings.Contains(path, "//") {
+		return false
+	}
+	return true
+}
+
+// AddLoaded adds node n read from a snapshot at path; "" is the root. The
+// parent must already be present. The node's children (if any) are
+// ignored: children are linked as they are added. It indexes ephemerals,
+// containers and TTL nodes, counts the data size and takes a reference on
+// the node's ACL id. The tree keeps n.
+func (t *Tree) AddLoaded(path string, n *Node) error {
+	if n == nil {
+		return fmt.Errorf("invalid datatree: nil node for %q", path)
+	}
+	if !validLoadPath(path) {
+		return fmt.Errorf("invalid datatree: bad path %q", path)
+	}
+	key := norm(path)
+	if t.nodes[key] != nil {
+		if path == "" {
+			return fmt.Errorf("invalid datatree: root listed twice")
+		}
+		return fmt.Errorf("invalid datatree: %s listed twice", path)
+	}
+	n.children = nil
+	if path != "" {
+		parentPath, name := Split(path)
+		if t.nodes[parentPath] == nil {
+			return fmt.Errorf("invalid datatree: parent of %s missing", path)
+		}
+		t.nodes[key] = n
+		t.link(parentPath, name)
+		t.index(key, n.EphemeralOwner)
+	} else {
+		t.nodes[key] = n
+	}
+	t.dataSize += int64(len(path) + len(n.Data))
+	t.ACLs.AddRef(n.ACL)
+	return nil
+}
+
+// SetSession records a session (id -> timeout) read from a snapshot.
+func (t *Tree) SetSession(id int64, timeout int32) { t.sessions[id] = timeout }
+
+// FinishLoad ends loading: the root must be present, and every ACL id a
+// node holds (other than OpenACLID) must be in the cache. Cache entries no
+// node uses are dropped. Missing built-in nodes (/zookeeper,
+// /zookeeper/quota, /zookeeper/config) are added as New adds them.
+func (t *Tree) FinishLoad() error {
+	if t.nodes["/"] == nil {
+		return fmt.Errorf("invalid datatree: no root node")
+	}
+	for p, n := range t.nodes {
+		if n.ACL == OpenACLID {
+			continue
+		}
+		if _, ok := t.ACLs.byID[n.ACL]; !ok {
+			return fmt.Errorf("invalid datatree: node %s uses ACL id %d, absent from the ACL cache", p, n.ACL)
+		}
+	}
+	c := t.ACLs
+	for id, acl := range c.byID {
+		if c.refs[id] > 0 {
+			continue
+		}
+		if k := aclKey(acl); c.byKey[k] == id {
+			delete(c.byKey, k)
+		}
+		delete(c.byID, id)
+		delete(c.refs, id)
+	}
+	// Two ids holding the same list: make the lookup by value point at a
+	// surviving id.
+	for id, acl := range c.byID {
+		k := aclKey(acl)
+		if _, ok := c.byID[c.byKey[k]]; !ok {
+			c.byKey[k] = id
+		}
+	}
+	if t.nodes[ZookeeperPath] == nil {
+		t.addBuiltin(ZookeeperPath, OpenACLID)
+	}
+	if t.nodes[QuotaPath] == nil {
+		t.addBuiltin(QuotaPath, OpenACLID)
+	}
+	if t.nodes[ConfigPath] == nil {
+		cfgACL := t.ACLs.Intern([]wire.ACL{{Perms: wire.PermRead, Id: wire.Id{Scheme: "world", ID: "anyone"}}})
+		t.addBuiltin(ConfigPath, cfgACL)
+		t.nodes[ConfigPath].Aversion = -1
+	}
+	return nil
+}
