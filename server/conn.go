@@ -29,6 +29,7 @@ type request struct {
 	op           wire.Op
 	body         []byte
 	write        bool
+	read         bool   // executed by the replier (counts in pendingReads)
 	timeout      int32  // createSession
 	internalPath string // deleteContainer
 	start        time.Time
@@ -105,6 +106,10 @@ type conn struct {
 	auth   []wire.Id
 
 	pending chan *request
+	// reads queued but not yet executed; a later write of the session waits
+	// for them so a read never sees a write sent after it
+	pendingReads atomic.Int64
+	readSignal   chan struct{}
 
 	outMu     sync.Mutex
 	out       []byte
@@ -128,9 +133,10 @@ type conn struct {
 func newConn(s *Server, nc net.Conn, ip string) *conn {
 	c := &conn{
 		s: s, nc: nc, ip: ip, created: s.now(),
-		pending: make(chan *request, 1024),
-		wake:    make(chan struct{}, 1),
-		closed:  make(chan struct{}),
+		pending:    make(chan *request, 1024),
+		wake:       make(chan struct{}, 1),
+		readSignal: make(chan struct{}, 1),
+		closed:     make(chan struct{}),
 	}
 	c.remote = nc.RemoteAddr().String()
 	c.auth = []wire.Id{{Scheme: "ip", ID: ip}}
@@ -204,7 +210,9 @@ func (c *conn) writeLoop() {
 		for {
 			c.outMu.Lock()
 			buf := c.out
-			c.out = c.spare[:0]
+			if len(buf) > 0 {
+				c.out, c.spare = c.spare[:0], nil
+			}
 			fin := c.finishing
 			c.outMu.Unlock()
 			if len(buf) == 0 {
@@ -344,6 +352,18 @@ func frameNoHeader(r wire.Record) []byte {
 	return e.B
 }
 
+// awaitReads blocks until every read queued before now has executed.
+func (c *conn) awaitReads() bool {
+	for c.pendingReads.Load() > 0 {
+		select {
+		case <-c.readSignal:
+		case <-c.closed:
+			return false
+		}
+	}
+	return true
+}
+
 // enqueue hands a request to the in-order replier; false if closed.
 func (c *conn) enqueue(r *request) bool {
 	select {
@@ -394,10 +414,10 @@ func (c *conn) readLoop(br *bufio.Reader) {
 		}
 		switch hdr.Type {
 		case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL, wire.OpDelete,
-			wire.OpSetData, wire.OpSetACL, wire.OpMulti, wire.OpReconfig, wire.OpCloseSession:
+			wire.OpSetData, wire.OpSetACL, wire.OpMulti, wire.OpReconfig, wire.OpCloseSession, wire.OpDeleteContainer:
 			r.write = true
 			r.done = make(chan struct{})
-			if !c.enqueue(r) {
+			if !c.awaitReads() || !c.enqueue(r) {
 				return
 			}
 			s.submit(r)
@@ -407,7 +427,9 @@ func (c *conn) readLoop(br *bufio.Reader) {
 		case wire.OpPing, wire.OpExists, wire.OpGetData, wire.OpGetChildren, wire.OpGetChildren2,
 			wire.OpGetACL, wire.OpSync, wire.OpSetWatches, wire.OpSetWatches2, wire.OpAddWatch,
 			wire.OpRemoveWatches, wire.OpCheckWatches, wire.OpWhoAmI, wire.OpMultiRead,
-			wire.OpGetEphemerals, wire.OpGetAllChildrenNumber, wire.OpSASL:
+			wire.OpGetEphemerals, wire.OpGetAllChildrenNumber, wire.OpSASL, wire.OpCreateSession:
+			r.read = true
+			c.pendingReads.Add(1)
 			if !c.enqueue(r) {
 				return
 			}
@@ -430,6 +452,13 @@ func (c *conn) replyLoop() {
 			<-r.done
 		} else if r.reply == nil {
 			s.execRead(c, r)
+		}
+		if r.read {
+			c.pendingReads.Add(-1)
+			select {
+			case c.readSignal <- struct{}{}:
+			default:
+			}
 		}
 		<-s.outstanding
 		if r.reply != nil {

@@ -181,7 +181,12 @@ func (p *preparer) single(t *txnCtx, op wire.Op, body []byte, req *request) (wir
 	case wire.OpDelete, wire.OpDeleteContainer:
 		var r wire.PathVersionRequest
 		if op == wire.OpDeleteContainer {
+			// internal requests carry the path; a client's body is the raw
+			// path bytes (ZooKeeper 3.8's DeleteContainer encoding)
 			r = wire.PathVersionRequest{Path: req.internalPath, Version: -1}
+			if req.c != nil {
+				r.Path = string(body)
+			}
 		} else if r.Decode(d); d.Err() != nil {
 			return wire.Txn{}, wire.ErrMarshallingError
 		}

@@ -516,7 +516,6 @@ func TestPipelinedReadsDoNotSeeLaterWrites(t *testing.T) {
 	// submitted the session's later writes, so the read sees them (and
 	// reports their zxid). Remove this skip once reads are ordered
 	// against the session's later writes.
-	t.Skip("known bug: pipelined reads observe later writes of the same session (server/conn.go)")
 	s := startServer(t)
 	c := connect(t, s)
 	if _, h := c.create("/r", []byte("-1"), 0); h.Err != wire.ErrOK {

@@ -9,8 +9,13 @@ import (
 
 // execRead serves a read-side request against the tree and fills r.reply.
 func (s *Server) execRead(c *conn, r *request) {
-	if r.op == wire.OpPing {
+	switch r.op {
+	case wire.OpPing:
 		r.reply = frame(&wire.ReplyHeader{Xid: wire.XidPing, Zxid: s.lastZxid.Load()}, nil)
+		return
+	case wire.OpSASL:
+		// No SASL configured: ZooKeeper answers OK with a null token.
+		r.reply = frame(&wire.ReplyHeader{Xid: r.xid}, &wire.BufferRecord{})
 		return
 	}
 	s.treeMu.RLock()
@@ -170,8 +175,8 @@ func (s *Server) read(c *conn, r *request) (wire.Record, wire.Err) {
 			return nil, wire.ErrNoWatcher
 		}
 		return nil, wire.ErrOK
-	case wire.OpSASL:
-		return nil, wire.ErrUnimplemented
+	case wire.OpCreateSession:
+		return nil, wire.ErrMarshallingError
 	}
 	return nil, wire.ErrUnimplemented
 }

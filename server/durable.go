@@ -1,0 +1,145 @@
+package server
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/zkserver/zkserver/txnlog"
+	"github.com/zkserver/zkserver/wire"
+)
+
+// EncodeTxn returns the txn bytes ZooKeeper logs: TxnHeader then record.
+func EncodeTxn(hdr *wire.TxnHeader, txn *wire.Txn) []byte {
+	e := wire.Encoder{B: make([]byte, 0, 64+len(txn.Data))}
+	hdr.Encode(&e)
+	txn.EncodeBody(&e)
+	return e.B
+}
+
+// DecodeTxn parses txn bytes (a trailing TxnDigest is ignored).
+func DecodeTxn(b []byte) (wire.TxnHeader, wire.Txn, error) {
+	var hdr wire.TxnHeader
+	var txn wire.Txn
+	d := wire.NewDecoder(b)
+	hdr.Decode(d)
+	if d.Err() == nil {
+		txn.DecodeBody(d, hdr.Type, false)
+	}
+	return hdr, txn, d.Err()
+}
+
+// SnapshotRule is ZooKeeper's randomized snapshot trigger: after
+// snapCount/2 + rand(snapCount/2) txns, or when the log since the last
+// snapshot passes snapSizeLimit/2 + rand(snapSizeLimit/2) bytes.
+type SnapshotRule struct {
+	SnapCount int
+	SizeLimit int64 // bytes; <= 0 disables the size rule
+	Rand      *rand.Rand
+
+	count    int
+	roll     int
+	sizeRoll int64
+}
+
+func (r *SnapshotRule) reset() {
+	half := r.SnapCount / 2
+	if half < 1 {
+		half = 1
+	}
+	r.roll = r.Rand.IntN(half)
+	if r.SizeLimit > 0 {
+		r.sizeRoll = r.Rand.Int64N(r.SizeLimit/2 + 1)
+	}
+	r.count = 0
+}
+
+// Next records one logged txn and reports whether a snapshot is due.
+func (r *SnapshotRule) Next(logBytes int64) bool {
+	r.count++
+	if r.count > r.SnapCount/2+r.roll || (r.SizeLimit > 0 && logBytes > r.SizeLimit/2+r.sizeRoll) {
+		r.reset()
+		return true
+	}
+	return false
+}
+
+// DurableCommit is the standalone commit path: txns are appended to the
+// txn log and applied once the group fsync covering them is done; a
+// snapshot is started in the background by SnapshotRule.
+type DurableCommit struct {
+	Log      *txnlog.Log
+	Rule     *SnapshotRule
+	Snapshot func() // starts a background snapshot (skipped if one runs)
+	Logger   *zap.Logger
+
+	applyCh chan []*Proposal
+	done    chan struct{}
+	failed  atomic.Bool
+	once    sync.Once
+}
+
+func (d *DurableCommit) Start(apply func([]*Proposal)) {
+	d.applyCh = make(chan []*Proposal, 4096)
+	d.done = make(chan struct{})
+	d.Rule.reset()
+	go func() {
+		defer close(d.done)
+		for b := range d.applyCh {
+			for more := true; more; {
+				select {
+				case nb, ok := <-d.applyCh:
+					if !ok {
+						more = false
+						break
+					}
+					b = append(b, nb...)
+				default:
+					more = false
+				}
+			}
+			apply(b)
+		}
+	}()
+}
+
+// Propose logs the batch; it is applied after its fsync.
+func (d *DurableCommit) Propose(batch []*Proposal) {
+	entries := make([]txnlog.Entry, len(batch))
+	snap := false
+	for i, p := range batch {
+		entries[i] = txnlog.Entry{Zxid: p.Hdr.Zxid, Data: EncodeTxn(&p.Hdr, &p.Txn)}
+	}
+	d.Log.Commit(entries, func(err error) {
+		if err != nil {
+			// A write we cannot make durable must never be acknowledged.
+			if d.failed.CompareAndSwap(false, true) {
+				d.Logger.Error("txn log write failed; no further writes are acknowledged", zap.Error(err))
+			}
+			return
+		}
+		d.applyCh <- batch
+	})
+	for range batch {
+		if d.Rule.Next(d.Log.CurrentSize()) {
+			snap = true
+		}
+	}
+	if snap {
+		d.Log.Roll()
+		if d.Snapshot != nil {
+			d.Snapshot()
+		}
+	}
+}
+
+func (d *DurableCommit) Close() {
+	d.once.Do(func() {
+		d.Log.Sync()
+		d.Log.Close()
+		close(d.applyCh)
+		<-d.done
+	})
+}
