@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -384,12 +385,18 @@ func TestInvalidTrees(t *testing.T) {
 }
 
 func TestFuzzyWrite(t *testing.T) {
-	n := 20000
-	if testing.Short() {
-		n = 4000
+	for seed := uint64(1); seed <= 4; seed++ {
+		n := 20000
+		if seed > 1 || testing.Short() {
+			n = 4000
+		}
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) { fuzzyWrite(t, seed, n) })
 	}
+}
+
+func fuzzyWrite(t *testing.T, seed uint64, n int) {
 	b := newBuilder()
-	r := newRandomOps(b, 1)
+	r := newRandomOps(b, seed)
 	for b.zxid < int64(n) {
 		r.step()
 	}
@@ -416,14 +423,23 @@ func TestFuzzyWrite(t *testing.T) {
 	zxid := b.t.LastZxid
 	mu.RUnlock()
 	batches := 0
-	var first, last int64
+	stalled := false
 	path, err := Write(t.TempDir(), zxid, b.t, &mu, WriteOptions{Progress: func(int) {
 		batches++
-		if batches == 1 {
-			first = steps.Load()
+		if batches > 2 {
+			return
 		}
-		last = steps.Load()
-		runtime.Gosched()
+		// Mid-walk, the applier must be able to take the write lock:
+		// wait for it to apply a few more txns.
+		from := steps.Load()
+		deadline := time.Now().Add(10 * time.Second)
+		for steps.Load() < from+20 {
+			if time.Now().After(deadline) {
+				stalled = true
+				return
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
 	}})
 	stop.Store(true)
 	wg.Wait()
@@ -433,7 +449,7 @@ func TestFuzzyWrite(t *testing.T) {
 	if batches < 3 {
 		t.Fatalf("only %d batches", batches)
 	}
-	if last == first {
+	if stalled {
 		t.Fatal("no txn applied while the snapshot was written: lock held too long")
 	}
 	got, fz, err := Load(path)
