@@ -84,7 +84,9 @@ func (c *ACLCache) Release(id int64) {
 	c.refs[id]--
 	if c.refs[id] <= 0 {
 		if acl, ok := c.byID[id]; ok {
-			delete(c.byKey, aclKey(acl))
+			if k := aclKey(acl); c.byKey[k] == id {
+				delete(c.byKey, k)
+			}
 		}
 		delete(c.byID, id)
 		delete(c.refs, id)

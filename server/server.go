@@ -59,6 +59,11 @@ type Server struct {
 	outstanding chan struct{}
 	prep        *preparer
 
+	snapDir  string
+	logDir   string
+	snapping atomic.Bool
+	snapWG   sync.WaitGroup
+
 	ln      net.Listener
 	closing chan struct{}
 	wg      sync.WaitGroup
@@ -149,7 +154,8 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Serve() error {
 	s.started = s.now()
 	s.commit.Start(s.applyBatch)
-	s.wg.Add(3)
+	s.wg.Add(4)
+	go s.purgeLoop()
 	go s.prepLoop()
 	go s.expiryLoop()
 	go s.reaperLoop()
@@ -190,6 +196,7 @@ func (s *Server) Close() {
 	}
 	s.wg.Wait()
 	s.commit.Close()
+	s.snapWG.Wait()
 }
 
 func (s *Server) accept(nc net.Conn) {

@@ -99,7 +99,10 @@ func startCommand() *cli.Command {
 			for _, w := range cfg.Warnings {
 				log.Warn(w)
 			}
-			srv := server.New(server.Options{Config: cfg, Logger: log})
+			srv, err := server.OpenDurable(cfg, log)
+			if err != nil {
+				return err
+			}
 			if err := srv.Listen(); err != nil {
 				return err
 			}

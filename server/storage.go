@@ -1,0 +1,206 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/snapshot"
+	"github.com/zkserver/zkserver/txnlog"
+	"github.com/zkserver/zkserver/wire"
+)
+
+// Dirs returns the snapshot and txn-log directories of a config
+// (<dataDir>/version-2 and <dataLogDir>/version-2).
+func Dirs(cfg *config.Config) (snapDir, logDir string) {
+	logRoot := cfg.DataLogDir
+	if logRoot == "" {
+		logRoot = cfg.DataDir
+	}
+	return filepath.Join(cfg.DataDir, "version-2"), filepath.Join(logRoot, "version-2")
+}
+
+// Recover loads the newest valid snapshot (falling back to older ones),
+// replays the txn log after it and returns the tree. An empty data
+// directory gets snapshot.0, as ZooKeeper writes on first start.
+func Recover(cfg *config.Config, log *zap.Logger) (*datatree.Tree, error) {
+	snapDir, logDir := Dirs(cfg)
+	for _, d := range []string{snapDir, logDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	tree, zxid, path, err := snapshot.LoadLatest(snapDir, log)
+	switch {
+	case errors.Is(err, snapshot.ErrNoSnapshot):
+		segs, serr := txnlog.Segments(logDir)
+		if serr != nil {
+			return nil, serr
+		}
+		if len(segs) > 0 {
+			return nil, fmt.Errorf("no snapshot found in %s, but there are log entries in %s", snapDir, logDir)
+		}
+		tree = datatree.New()
+		var mu = new(rwMutex)
+		if _, err := snapshot.Write(snapDir, 0, tree, &mu.RWMutex, snapshot.WriteOptions{Sync: true}); err != nil {
+			return nil, err
+		}
+		log.Info("initialized empty data directory", zap.String("snapDir", snapDir), zap.String("logDir", logDir))
+		return tree, nil
+	case err != nil:
+		return nil, err
+	}
+	log.Info("loaded snapshot", zap.String("file", path), zap.String("zxid", hex(zxid)),
+		zap.Int("nodes", tree.NodeCount()), zap.Duration("took", time.Since(start)))
+	n, err := Replay(tree, logDir, zxid+1, log)
+	if err != nil {
+		return nil, err
+	}
+	// sessions owning ephemerals but absent from the session table are
+	// gone: drop their ephemerals (ZooKeeper's loadData does the same)
+	for _, sess := range tree.EphemeralSessions() {
+		if _, ok := tree.Sessions()[sess]; !ok {
+			hdr := wire.TxnHeader{ClientID: sess, Zxid: tree.LastZxid, Type: wire.OpCloseSession}
+			tree.Apply(&hdr, &wire.Txn{Type: wire.OpCloseSession})
+		}
+	}
+	log.Info("recovered", zap.String("zxid", hex(tree.LastZxid)), zap.Int("replayed", n),
+		zap.Int("nodes", tree.NodeCount()), zap.Int("sessions", len(tree.Sessions())), zap.Duration("took", time.Since(start)))
+	return tree, nil
+}
+
+// Replay applies every logged txn with zxid >= from to tree.
+func Replay(tree *datatree.Tree, logDir string, from int64, log *zap.Logger) (int, error) {
+	it, err := txnlog.NewIterator(logDir, from)
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	n := 0
+	last := time.Now()
+	for {
+		e, err := it.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if e.Zxid < from {
+			continue
+		}
+		hdr, txn, err := DecodeTxn(e.Data)
+		if err != nil {
+			return n, fmt.Errorf("txn log %s: zxid %s: %w", logDir, hex(e.Zxid), err)
+		}
+		tree.Apply(&hdr, &txn)
+		n++
+		if time.Since(last) > time.Second {
+			last = time.Now()
+			log.Info("replaying txn log", zap.Int("txns", n), zap.String("zxid", hex(e.Zxid)))
+		}
+	}
+}
+
+// TakeSnapshot starts a background snapshot unless one is running
+// (ZooKeeper's "Too busy to snap, skipping").
+func (s *Server) TakeSnapshot() {
+	if s.snapDir == "" {
+		return
+	}
+	if !s.snapping.CompareAndSwap(false, true) {
+		s.log.Warn("too busy to snap, skipping")
+		return
+	}
+	s.snapWG.Add(1)
+	go func() {
+		defer s.snapWG.Done()
+		defer s.snapping.Store(false)
+		start := time.Now()
+		zxid := s.lastZxid.Load()
+		path, err := snapshot.Write(s.snapDir, zxid, s.tree, &s.treeMu, snapshot.WriteOptions{
+			Compression: s.cfg.SnapshotCompression, Logger: s.log,
+		})
+		if err != nil {
+			s.log.Error("snapshot failed", zap.Error(err))
+			return
+		}
+		s.log.Info("snapshot taken", zap.String("file", path), zap.Duration("took", time.Since(start)))
+	}()
+}
+
+// purgeLoop keeps autopurge.snapRetainCount snapshots and the logs they
+// need, at startup and every autopurge.purgeInterval hours.
+func (s *Server) purgeLoop() {
+	defer s.wg.Done()
+	if s.cfg.PurgeInterval <= 0 || s.snapDir == "" {
+		return
+	}
+	t := time.NewTicker(time.Duration(s.cfg.PurgeInterval) * time.Hour)
+	defer t.Stop()
+	for {
+		s.Purge()
+		select {
+		case <-s.closing:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Purge removes snapshots beyond the retained count and the log segments
+// no retained snapshot needs.
+func (s *Server) Purge() {
+	oldest, removed, err := snapshot.Purge(s.snapDir, s.cfg.SnapRetainCount)
+	if err != nil {
+		s.log.Warn("purge of snapshots failed", zap.Error(err))
+		return
+	}
+	logs, err := txnlog.PurgeBefore(s.logDir, oldest)
+	if err != nil {
+		s.log.Warn("purge of txn logs failed", zap.Error(err))
+	}
+	if len(removed)+len(logs) > 0 {
+		s.log.Info("purged", zap.Strings("snapshots", removed), zap.Strings("logs", logs))
+	}
+}
+
+// OpenDurable recovers the data directories and returns a server whose
+// commit path is the txn log with group commit; snapshots follow
+// ZooKeeper's randomized snapCount rule.
+func OpenDurable(cfg *config.Config, log *zap.Logger) (*Server, error) {
+	tree, err := Recover(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	snapDir, logDir := Dirs(cfg)
+	tl, err := txnlog.Open(txnlog.Options{
+		Dir: logDir, PreAllocSize: cfg.PreAllocSizeKb * 1024, ForceSync: cfg.ForceSync,
+		FsyncWarn: time.Duration(cfg.FsyncWarningThresholdMs) * time.Millisecond,
+		MaxBatch:  cfg.MaxBatchSize, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	dc := &DurableCommit{
+		Log: tl, Logger: log,
+		Rule: &SnapshotRule{SnapCount: cfg.SnapCount, SizeLimit: cfg.SnapSizeLimitInKb * 1024,
+			Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5a4b))},
+	}
+	s := New(Options{Config: cfg, Logger: log, Commit: dc, Tree: tree})
+	s.snapDir, s.logDir = snapDir, logDir
+	dc.Snapshot = s.TakeSnapshot
+	return s, nil
+}
+
+type rwMutex struct{ sync.RWMutex }
