@@ -3,6 +3,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,6 +23,8 @@ func main() {
 		Usage: "a ZooKeeper-compatible coordination server",
 		Commands: []*cli.Command{
 			startCommand(),
+			logCommand(),
+			snapshotCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
@@ -65,6 +69,7 @@ func startCommand() *cli.Command {
 			&cli.StringFlag{Name: "data-dir", Usage: "data directory (overrides dataDir)"},
 			&cli.BoolFlag{Name: "log-json", Usage: "log JSON instead of console text"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "pprof", Usage: "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)"},
 		},
 		Action: func(ctx *cli.Context) error {
 			log, err := newLogger(ctx.Bool("log-json"), ctx.String("log-level"))
@@ -72,6 +77,14 @@ func startCommand() *cli.Command {
 				return err
 			}
 			defer log.Sync()
+			if addr := ctx.String("pprof"); addr != "" {
+				go func() {
+					if err := http.ListenAndServe(addr, nil); err != nil {
+						log.Error("pprof server stopped", zap.String("address", addr), zap.Error(err))
+					}
+				}()
+				log.Info("serving net/http/pprof", zap.String("address", addr))
+			}
 			var cfg *config.Config
 			if path := ctx.String("config"); path != "" {
 				if cfg, err = config.Load(path); err != nil {
