@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// record is the union of every JSON line kind in a results file: "meta"
+// (free-form, written by bench/run.sh), "run" (Result), "fsync"
+// (FsyncResult), "ready" (ReadyResult) and "rss" (written by bench/run.sh:
+// server, znodes, rss_kb, phase).
+type record struct {
+	Kind        string  `json:"kind"`
+	Server      string  `json:"server"`
+	Workload    string  `json:"workload"`
+	Clients     int     `json:"clients"`
+	ValueSize   int     `json:"value_size"`
+	Ops         int64   `json:"ops"`
+	Errors      int64   `json:"errors"`
+	OpsPerSec   float64 `json:"ops_per_sec"`
+	P50Us       float64 `json:"p50_us"`
+	P90Us       float64 `json:"p90_us"`
+	P99Us       float64 `json:"p99_us"`
+	P999Us      float64 `json:"p999_us"`
+	MaxUs       float64 `json:"max_us"`
+	MeanUs      float64 `json:"mean_us"`
+	N           int64   `json:"n"`
+	Znodes      int64   `json:"znodes"`
+	RssKB       int64   `json:"rss_kb"`
+	Phase       string  `json:"phase"`
+	Seconds     float64 `json:"seconds"`
+	RuokSeconds float64 `json:"ruok_seconds"`
+	PerSec      float64 `json:"fsyncs_per_sec"`
+	Dir         string  `json:"dir"`
+	FirstError  string  `json:"first_error"`
+}
+
+const (
+	srvZK   = "zookeeper"
+	srvZKS  = "zkserver"
+	srvFake = "fake"
+)
+
+type runKey struct {
+	workload      string
+	clients, size int
+	server        string
+	n             int64
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// agg collects one configuration's repetitions.
+type agg struct {
+	ops, p50, p90, p99, p999, max []float64
+	errors                        int64
+	firstError                    string
+}
+
+func (a *agg) med(f func(*agg) []float64) float64 { return median(f(a)) }
+
+func writeReport(path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runs := map[runKey]*agg{}
+	var metas []map[string]any
+	var fsyncs, readies, rss []record
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		var r record
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("%s:%d: %v", path, line, err)
+		}
+		switch r.Kind {
+		case "meta":
+			m := map[string]any{}
+			json.Unmarshal(b, &m)
+			metas = append(metas, m)
+		case "run":
+			k := runKey{r.Workload, r.Clients, r.ValueSize, r.Server, r.N}
+			a := runs[k]
+			if a == nil {
+				a = &agg{}
+				runs[k] = a
+			}
+			a.ops = append(a.ops, r.OpsPerSec)
+			a.p50 = append(a.p50, r.P50Us)
+			a.p90 = append(a.p90, r.P90Us)
+			a.p99 = append(a.p99, r.P99Us)
+			a.p999 = append(a.p999, r.P999Us)
+			a.max = append(a.max, r.MaxUs)
+			a.errors += r.Errors
+			if a.firstError == "" {
+				a.firstError = r.FirstError
+			}
+		case "fsync":
+			fsyncs = append(fsyncs, r)
+		case "ready":
+			readies = append(readies, r)
+		case "rss":
+			rss = append(rss, r)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "# zkserver vs Apache ZooKeeper: benchmark results")
+	fmt.Fprintln(w)
+	for _, m := range metas {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			if k != "kind" {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "- %s: %v\n", k, m[k])
+		}
+	}
+	fmt.Fprintln(w)
+
+	// Configurations (other than load) in report order.
+	type cfgKey struct {
+		workload      string
+		clients, size int
+	}
+	seen := map[cfgKey]bool{}
+	var cfgs []cfgKey
+	for k := range runs {
+		if k.workload == "load" {
+			continue
+		}
+		ck := cfgKey{k.workload, k.clients, k.size}
+		if !seen[ck] {
+			seen[ck] = true
+			cfgs = append(cfgs, ck)
+		}
+	}
+	order := func(wl string) int {
+		if i := slices.Index(workloadOrder, wl); i >= 0 {
+			return i
+		}
+		return len(workloadOrder)
+	}
+	sort.Slice(cfgs, func(i, j int) bool {
+		a, b := cfgs[i], cfgs[j]
+		if order(a.workload) != order(b.workload) {
+			return order(a.workload) < order(b.workload)
+		}
+		if a.workload != b.workload {
+			return a.workload < b.workload
+		}
+		if a.clients != b.clients {
+			return a.clients < b.clients
+		}
+		return a.size < b.size
+	})
+	get := func(ck cfgKey, server string) *agg { return runs[runKey{ck.workload, ck.clients, ck.size, server, 0}] }
+	opsOf := func(a *agg) []float64 { return a.ops }
+	p50Of := func(a *agg) []float64 { return a.p50 }
+	p90Of := func(a *agg) []float64 { return a.p90 }
+	p99Of := func(a *agg) []float64 { return a.p99 }
+	p999Of := func(a *agg) []float64 { return a.p999 }
+	maxOf := func(a *agg) []float64 { return a.max }
+
+	if len(cfgs) > 0 {
+		fmt.Fprintln(w, "## Throughput and p99 latency (medians over repetitions)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| workload | clients | size B | ZooKeeper ops/s | zkserver ops/s | zkserver ÷ ZK | zkserver ÷ fake | ZK p99 ms | zkserver p99 ms | p99 zkserver ÷ ZK |")
+		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		for _, ck := range cfgs {
+			zk, zs, fk := get(ck, srvZK), get(ck, srvZKS), get(ck, srvFake)
+			fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n", ck.workload, ck.clients, ck.size,
+				num(zk, opsOf, 1, "%.0f"), num(zs, opsOf, 1, "%.0f"), ratio(zs, zk, opsOf), ratio(zs, fk, opsOf),
+				num(zk, p99Of, 1e-3, "%.2f"), num(zs, p99Of, 1e-3, "%.2f"), ratio(zs, zk, p99Of))
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "## Latency detail (µs, medians over repetitions)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| workload | clients | size B | server | ops/s | p50 | p90 | p99 | p99.9 | max | errors |")
+		fmt.Fprintln(w, "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|")
+		for _, ck := range cfgs {
+			for _, s := range []string{srvZK, srvZKS, srvFake} {
+				a := get(ck, s)
+				if a == nil {
+					continue
+				}
+				fmt.Fprintf(w, "| %s | %d | %d | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s |\n", ck.workload, ck.clients, ck.size, s,
+					a.med(opsOf), a.med(p50Of), a.med(p90Of), a.med(p99Of), a.med(p999Of), a.med(maxOf), errText(a))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+
+	// Load runs: one row per (n, clients, size) and server.
+	type loadKey struct {
+		n             int64
+		clients, size int
+	}
+	var loads []loadKey
+	lseen := map[loadKey]bool{}
+	for k := range runs {
+		if k.workload == "load" && !lseen[loadKey{k.n, k.clients, k.size}] {
+			lseen[loadKey{k.n, k.clients, k.size}] = true
+			loads = append(loads, loadKey{k.n, k.clients, k.size})
+		}
+	}
+	sort.Slice(loads, func(i, j int) bool { return loads[i].n < loads[j].n })
+	if len(loads) > 0 {
+		fmt.Fprintln(w, "## Load (pipelined creates; n = znodes created in that step)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| n | sessions | size B | ZooKeeper ops/s | zkserver ops/s | zkserver ÷ ZK | fake ops/s | ZK p99 ms | zkserver p99 ms |")
+		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		for _, lk := range loads {
+			g := func(s string) *agg { return runs[runKey{"load", lk.clients, lk.size, s, lk.n}] }
+			zk, zs, fk := g(srvZK), g(srvZKS), g(srvFake)
+			fmt.Fprintf(w, "| %d | %d | %d | %s | %s | %s | %s | %s | %s |\n", lk.n, lk.clients, lk.size,
+				num(zk, opsOf, 1, "%.0f"), num(zs, opsOf, 1, "%.0f"), ratio(zs, zk, opsOf), num(fk, opsOf, 1, "%.0f"),
+				num(zk, p99Of, 1e-3, "%.2f"), num(zs, p99Of, 1e-3, "%.2f"))
+		}
+		fmt.Fprintln(w)
+	}
+
+	if len(rss) > 0 {
+		fmt.Fprintln(w, "## Resident memory (VmRSS)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| znodes | when | ZooKeeper MiB | zkserver MiB | zkserver ÷ ZK |")
+		fmt.Fprintln(w, "|--:|---|--:|--:|--:|")
+		type rk struct {
+			n     int64
+			phase string
+		}
+		vals := map[rk]map[string]float64{}
+		var keys []rk
+		for _, r := range rss {
+			k := rk{r.Znodes, r.Phase}
+			if vals[k] == nil {
+				vals[k] = map[string]float64{}
+				keys = append(keys, k)
+			}
+			vals[k][r.Server] = float64(r.RssKB) / 1024
+		}
+		for _, k := range keys {
+			v := vals[k]
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s |\n", k.n, k.phase, opt(v, srvZK, "%.0f"), opt(v, srvZKS, "%.0f"), optRatio(v))
+		}
+		fmt.Fprintln(w)
+	}
+
+	if len(readies) > 0 {
+		fmt.Fprintln(w, "## Restart: process start to serving (ruok answered, then a read of the last-written znode)")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| znodes | ZooKeeper s (ruok) | zkserver s (ruok) | zkserver ÷ ZK |")
+		fmt.Fprintln(w, "|--:|--:|--:|--:|")
+		type rv struct{ secs, ruok float64 }
+		vals := map[int64]map[string]rv{}
+		var ns []int64
+		for _, r := range readies {
+			if vals[r.Znodes] == nil {
+				vals[r.Znodes] = map[string]rv{}
+				ns = append(ns, r.Znodes)
+			}
+			vals[r.Znodes][r.Server] = rv{r.Seconds, r.RuokSeconds}
+		}
+		for _, n := range ns {
+			v := vals[n]
+			cell := func(s string) string {
+				x, ok := v[s]
+				if !ok {
+					return "—"
+				}
+				return fmt.Sprintf("%.2f (%.2f)", x.secs, x.ruok)
+			}
+			r := "—"
+			if a, ok := v[srvZKS]; ok {
+				if b, ok := v[srvZK]; ok && b.secs > 0 {
+					r = fmt.Sprintf("%.2f×", a.secs/b.secs)
+				}
+			}
+			fmt.Fprintf(w, "| %d | %s | %s | %s |\n", n, cell(srvZK), cell(srvZKS), r)
+		}
+		fmt.Fprintln(w)
+	}
+
+	for _, r := range fsyncs {
+		fmt.Fprintf(w, "## Disk\n\nRaw durable-write rate on %s (4 KiB write + fsync, one at a time, %.1f s): **%.0f fsyncs/s** (mean %.0f µs, p99 %.0f µs). A durable write needs one fsync, so one client's `create`/`set` cannot beat this rate; many clients can through group commit.\n\n",
+			r.Dir, r.Seconds, r.PerSec, r.MeanUs, r.P99Us)
+	}
+	return nil
+}
+
+func num(a *agg, f func(*agg) []float64, scale float64, format string) string {
+	if a == nil {
+		return "—"
+	}
+	return fmt.Sprintf(format, a.med(f)*scale)
+}
+
+func ratio(a, b *agg, f func(*agg) []float64) string {
+	if a == nil || b == nil || b.med(f) == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", a.med(f)/b.med(f))
+}
+
+func errText(a *agg) string {
+	if a.errors == 0 {
+		return "0"
+	}
+	e := a.firstError
+	if len(e) > 60 {
+		e = e[:60] + "…"
+	}
+	return fmt.Sprintf("%d (%s)", a.errors, strings.ReplaceAll(e, "|", "/"))
+}
+
+func opt(v map[string]float64, s, format string) string {
+	x, ok := v[s]
+	if !ok {
+		return "—"
+	}
+	return fmt.Sprintf(format, x)
+}
+
+func optRatio(v map[string]float64) string {
+	a, ok1 := v[srvZKS]
+	b, ok2 := v[srvZK]
+	if !ok1 || !ok2 || b == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
