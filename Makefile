@@ -40,3 +40,19 @@ compat-zk:
 	scripts/zk-oracle.sh stop $$dir; \
 	if [ $$rc -ne 0 ]; then echo "oracle log: $$dir/zk.log"; else rm -rf $$dir; fi; \
 	exit $$rc
+
+# On-disk interoperability with Apache ZooKeeper 3.8.0 (interop/): each server
+# is started on a data directory the other wrote and must serve the identical
+# tree; ZooKeeper's TxnLogToolkit and SnapshotFormatter must read our files.
+# Installs the Debian zookeeper package when its jar is missing; with
+# ZKSERVER_REQUIRE_ZK=1 the tests fail instead of skipping without java.
+.PHONY: interop
+interop:
+	@if [ ! -f /usr/share/java/zookeeper.jar ]; then \
+		echo "interop: /usr/share/java/zookeeper.jar missing; installing the Debian zookeeper package"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper || exit 1; \
+		[ -f /usr/share/java/zookeeper.jar ] || { echo "interop: jar still missing after install"; exit 1; }; \
+	fi
+	ZKSERVER_REQUIRE_ZK=1 $(GO) test -count=1 -v ./interop/
