@@ -221,11 +221,8 @@ func definite(err error) bool {
 // gen picks the writer's next op from its model (it does not change tr).
 func (w *writer) gen(r *rand.Rand, tr tree) op {
 	x := r.Intn(100)
-	if len(tr) > 70 {
-		x = 60 // mostly deletes when the subtree is large
-		if r.Intn(3) == 0 {
-			x = r.Intn(100)
-		}
+	if len(tr) > 60 && r.Intn(2) == 0 {
+		x = 60 // half deletes while the subtree is large
 	}
 	switch {
 	case x < 25:
@@ -283,6 +280,9 @@ func pick(r *rand.Rand, tr tree) string {
 
 func (w *writer) genSet(r *rand.Rand, tr tree) op {
 	p := pick(r, tr)
+	if r.Intn(4) == 0 {
+		p = w.root // never deleted: its version keeps growing across rounds
+	}
 	n := tr[p]
 	v := int32(-1)
 	if r.Intn(2) == 0 {
