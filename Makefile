@@ -56,3 +56,10 @@ interop:
 		[ -f /usr/share/java/zookeeper.jar ] || { echo "interop: jar still missing after install"; exit 1; }; \
 	fi
 	ZKSERVER_REQUIRE_ZK=1 $(GO) test -count=1 -v ./interop/
+
+# Crash tests: SIGKILL the durable server under concurrent writers and check
+# that every acknowledged write survives (CRASH_SEED=<n> replays a run).
+CRASH_ROUNDS ?= 50
+.PHONY: crash
+crash:
+	CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -count=1 -run Kill -v ./crashtest/
