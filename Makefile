@@ -3,7 +3,7 @@ BIN := bin/zkserver
 PORT ?= 2181
 DATA ?= ./data
 
-.PHONY: build run test test-race fuzz bench vet compat-zk zk-deps
+.PHONY: build run test test-race fuzz bench bench-deps vet compat-zk zk-deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/zkserver
@@ -25,8 +25,17 @@ fuzz:
 		echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./wire/ || exit 1; \
 	done
 
-bench: build
-	@echo "benchmarks arrive with issue 4"; $(GO) test -run '^$$' -bench . ./...
+# Side-by-side benchmark of zkserver, Apache ZooKeeper 3.8.0 (when installed:
+# make bench-deps) and zkfake; see bench/README.md. Knobs: BENCH_DURATION,
+# BENCH_REPS, BENCH_QUICK=1, ... (listed in bench/run.sh).
+bench:
+	GO=$(GO) bench/run.sh
+
+bench-deps:
+	@if [ -f /usr/share/java/zookeeper.jar ]; then echo "zookeeper package present"; else \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper; fi
 
 # Black-box compatibility tests against Apache ZooKeeper 3.8.0 (the oracle),
 # started on the first free loopback port >= ZK_ORACLE_PORT and always stopped.

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/zkserver/zkserver/wire"
 )
 
 // FsyncResult is the disk's raw durable-write rate: 4 KiB written then
@@ -102,34 +102,73 @@ func waitReady(addr, path string, since time.Time, timeout time.Duration, label 
 		time.Sleep(5 * time.Millisecond)
 	}
 	r.RuokSeconds = round3(time.Since(since).Seconds())
-	var c *zk.Conn
-	defer func() {
-		if c != nil {
-			c.Close()
-		}
-	}()
+	// A raw session rather than go-zookeeper's: its reconnect loop sleeps a
+	// whole second after a refused handshake, which would blur the timing.
 	var lastErr error
 	for time.Now().Before(deadline) {
-		if c == nil {
-			var err error
-			if c, err = dial(addr, time.Until(deadline)); err != nil {
-				lastErr = err
-				c = nil
-				time.Sleep(5 * time.Millisecond)
-				continue
-			}
-		}
-		_, _, err := c.Get(path)
-		if err == nil {
+		if lastErr = rawGet(addr, path, time.Until(deadline)); lastErr == nil {
 			r.Seconds = round3(time.Since(since).Seconds())
 			return r, nil
-		}
-		lastErr = err
-		if !errors.Is(err, zk.ErrNoNode) {
-			c.Close()
-			c = nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	return r, fmt.Errorf("%s: reading %s: %v", addr, path, lastErr)
+}
+
+// rawGet opens a session, reads path with getData and closes the session.
+func rawGet(addr, path string, timeout time.Duration) error {
+	timeout = min(timeout, 5*time.Second)
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	creq := wire.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)}
+	if _, err := c.Write(wire.AppendFrame(nil, creq.Encode)); err != nil {
+		return err
+	}
+	buf, err := wire.ReadFrame(c, 1<<20, nil)
+	if err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	var cresp wire.ConnectResponse
+	if err := wire.Unmarshal(buf, &cresp); err != nil {
+		return err
+	}
+	if cresp.SessionID == 0 {
+		return errors.New("handshake refused")
+	}
+	req := wire.AppendFrame(nil, func(e *wire.Encoder) {
+		h := wire.RequestHeader{Xid: 1, Type: wire.OpGetData}
+		h.Encode(e)
+		(&wire.PathWatchRequest{Path: path}).Encode(e)
+	})
+	closeReq := wire.AppendFrame(nil, func(e *wire.Encoder) {
+		h := wire.RequestHeader{Xid: 2, Type: wire.OpCloseSession}
+		h.Encode(e)
+	})
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	for {
+		buf, err = wire.ReadFrame(c, 1<<20, buf)
+		if err != nil {
+			return err
+		}
+		d := wire.NewDecoder(buf)
+		var h wire.ReplyHeader
+		h.Decode(d)
+		if err := d.Err(); err != nil {
+			return err
+		}
+		if h.Xid != 1 {
+			continue // a ping or notification
+		}
+		c.Write(closeReq)
+		if h.Err != 0 {
+			return fmt.Errorf("getData %s: %w", path, h.Err)
+		}
+		return nil
+	}
 }

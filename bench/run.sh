@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# bench/run.sh (make bench): zkserver side by side with Apache ZooKeeper 3.8.0
+# and with zkfake (a fixed-reply server: the ceiling of zkbench + loopback).
+#
+# All three run on loopback with their data under one temp dir on the disk
+# under test (BENCH_TMPDIR, default /tmp). Each workload × clients × value size
+# runs against each server in turn, BENCH_REPS times (the server order rotates
+# per repetition); the report shows medians. Then, per server on a fresh data
+# dir: `load` of 100,000 (and 1,000,000) znodes of 100 B, VmRSS after each,
+# a restart timed from process start to serving (ruok + a read of the
+# last-written znode), and the disk's raw fsync rate.
+#
+# Knobs (environment):
+#   BENCH_DURATION=5s   measured time per run
+#   BENCH_WARMUP=1s     unmeasured warm-up per run
+#   BENCH_REPS=3        repetitions (median reported)
+#   BENCH_QUICK=1       skip the 1,000,000-znode parts (restart is then timed at 100,000)
+#   BENCH_ZK_HEAP=2g    ZooKeeper's -Xmx
+#   BENCH_WORKLOADS="create set get mixed exists-watch ephemeral-churn"
+#   BENCH_CLIENTS="1 16 64"
+#   BENCH_TMPDIR=/tmp   where data dirs go (must be on the disk to measure)
+#   BENCH_OUT=bench/results  where latest.md and latest.jsonl go
+#   BENCH_KEEP=1        keep the temp dir (logs, data) afterwards
+#   ZKSERVER_PPROF=127.0.0.1:6060  pass --pprof to zkserver (see bench/README.md)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+GO=${GO:-go}
+DURATION=${BENCH_DURATION:-5s}
+WARMUP=${BENCH_WARMUP:-1s}
+REPS=${BENCH_REPS:-3}
+QUICK=${BENCH_QUICK:-0}
+ZK_HEAP=${BENCH_ZK_HEAP:-2g}
+WORKLOADS=${BENCH_WORKLOADS:-create set get mixed exists-watch ephemeral-churn}
+CLIENTS=${BENCH_CLIENTS:-1 16 64}
+TMPBASE=${BENCH_TMPDIR:-/tmp}
+OUT=${BENCH_OUT:-bench/results}
+JAR=/usr/share/java/zookeeper.jar
+LOAD_SESSIONS=4
+LOAD_PIPELINE=64
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+mkdir -p bin "$OUT"
+log "building zkserver, zkbench, zkfake"
+$GO build -o bin/zkserver ./cmd/zkserver
+$GO build -o bin/zkbench ./cmd/zkbench
+$GO build -o bin/zkfake ./cmd/zkfake
+ZKS_BIN=$ROOT/bin/zkserver
+BENCH=$ROOT/bin/zkbench
+FAKE_BIN=$ROOT/bin/zkfake
+
+WORK=$(mktemp -d "$TMPBASE/zkbench.XXXXXX")
+JSONL=$WORK/results.jsonl
+: >"$JSONL"
+
+declare -A PID=() PORT=()
+SERVERS=()
+HAVE_ZK=0
+if [ -f "$JAR" ] && command -v java >/dev/null; then
+	HAVE_ZK=1
+	SERVERS+=(zookeeper)
+else
+	log "no $JAR (run 'make bench-deps'): measuring zkserver and zkfake only"
+fi
+SERVERS+=(zkserver)
+
+stop_server() {
+	local name=$1 pid=${PID[$1]:-}
+	[ -n "$pid" ] || return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 200); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			log "$name (pid $pid) ignored SIGTERM for 10 s; killing"
+			kill -9 "$pid" 2>/dev/null || true
+		fi
+	fi
+	wait "$pid" 2>/dev/null || true
+	PID[$name]=""
+}
+
+cleanup() {
+	local rc=$?
+	for n in "${!PID[@]}"; do stop_server "$n"; done
+	if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+		log "logs and data kept in $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+freeport() {
+	local p=$1
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || [[ " ${PORT[*]} " == *" $p "* ]]; do
+		p=$((p + 1))
+	done
+	echo "$p"
+}
+
+# write_cfg DIR PORT: the same zoo.cfg for both servers.
+write_cfg() {
+	local dir=$1 port=$2
+	mkdir -p "$dir/data"
+	cat >"$dir/zoo.cfg" <<CFG
+tickTime=2000
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+forceSync=yes
+4lw.commands.whitelist=*
+admin.enableServer=false
+CFG
+}
+
+# start NAME DIR: starts a server on a fresh port (data kept if DIR has any);
+# prints nothing, sets PID[NAME], PORT[NAME], START_NS.
+start() {
+	local name=$1 dir=$2 port
+	port=$(freeport "${PORT[$name]:-$((22000 + RANDOM % 20000))}")
+	PORT[$name]=$port
+	mkdir -p "$dir"
+	case $name in
+	zookeeper)
+		write_cfg "$dir" "$port"
+		cat >"$dir/log4j.properties" <<'LOG'
+log4j.rootLogger=INFO, FILE
+log4j.appender.FILE=org.apache.log4j.FileAppender
+log4j.appender.FILE.File=${zkbench.logfile}
+log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
+log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n
+LOG
+		START_NS=$(date +%s%N)
+		java -Xmx"$ZK_HEAP" -Dlog4j.configuration="file:$dir/log4j.properties" \
+			-Dzkbench.logfile="$dir/server.log" -Dzookeeper.admin.enableServer=false \
+			-cp "$dir:$JAR:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
+			org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
+			>"$dir/stdout.log" 2>&1 </dev/null &
+		;;
+	zkserver)
+		write_cfg "$dir" "$port"
+		local extra=()
+		if [ -n "${ZKSERVER_PPROF:-}" ]; then extra=(--pprof "$ZKSERVER_PPROF"); fi
+		START_NS=$(date +%s%N)
+		"$ZKS_BIN" start --config "$dir/zoo.cfg" "${extra[@]}" >"$dir/server.log" 2>&1 </dev/null &
+		;;
+	fake)
+		START_NS=$(date +%s%N)
+		"$FAKE_BIN" -addr "127.0.0.1:$port" -data-size 128 >"$dir/server.log" 2>&1 </dev/null &
+		;;
+	esac
+	PID[$name]=$!
+}
+
+# wait_ready NAME PATH ZNODES: waits for ruok + a read of PATH; prints the JSON.
+wait_ready() {
+	local name=$1 path=$2 znodes=$3
+	if ! "$BENCH" -workload ready -addr "127.0.0.1:${PORT[$name]}" -since "$START_NS" \
+		-path "$path" -znodes "$znodes" -label "$name" -duration 10m; then
+		log "$name did not come up; log follows"
+		tail -n 30 "$WORK/$name"*/server.log "$WORK/$name"*/stdout.log 2>/dev/null >&2 || true
+		return 1
+	fi
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+sizes_for() {
+	case $1 in
+	create | set) echo "128 1024" ;;
+	*) echo "128" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- metadata
+git_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git_dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo | tr -d '"\\')
+fs=$(df -PT "$WORK" | awk 'NR==2 {print $1" "$2}')
+zkver=none
+if [ $HAVE_ZK = 1 ]; then
+	zkver=$(unzip -p "$JAR" META-INF/MANIFEST.MF 2>/dev/null | awk -F': ' '/Implementation-Version/ {print $2}' | tr -d '\r' || true)
+	zkver="Apache ZooKeeper ${zkver:-3.8.0} (Debian package), $(java -version 2>&1 | head -1 | tr -d '"\\'), -Xmx$ZK_HEAP, log4j INFO to a file"
+fi
+meta=$(
+	printf '{"kind":"meta","date":"%s","commit":"%s%s","machine":"%s CPUs, %s, %s MiB RAM, kernel %s","disk":"%s (%s)",' \
+		"$(date -u +%FT%TZ)" "$git_rev" "$git_dirty" "$(nproc)" "$cpu" "$(($(awk '/^MemTotal/ {print $2}' /proc/meminfo) / 1024))" "$(uname -r)" "$WORK" "$fs"
+	printf '"zookeeper":"%s","zkserver":"%s, %s","settings":"identical zoo.cfg: tickTime=2000, forceSync=yes, maxClientCnxns=0, dataDir on the disk above","runs":"%s measured after %s warm-up, %s repetitions, median; server order rotates per repetition; fake = zkfake fixed-reply server (no exists-watch)",' \
+		"$zkver" "$("$ZKS_BIN" version 2>/dev/null || echo zkserver)" "$($GO version | cut -d' ' -f3)" "$DURATION" "$WARMUP" "$REPS"
+	printf '"command":"BENCH_QUICK=%s BENCH_DURATION=%s BENCH_REPS=%s make bench"}' "$QUICK" "$DURATION" "$REPS"
+)
+echo "$meta" >>"$JSONL"
+
+# ---------------------------------------------------------------- disk
+log "disk: 4 KiB write + fsync for 3 s in $WORK"
+"$BENCH" -workload fsync -dir "$WORK" -duration 3s >>"$JSONL"
+
+# ---------------------------------------------------------------- workloads
+ALL=("${SERVERS[@]}" fake)
+for s in "${ALL[@]}"; do
+	start "$s" "$WORK/$s"
+	wait_ready "$s" / 0 >/dev/null
+	log "$s up on 127.0.0.1:${PORT[$s]} (pid ${PID[$s]})"
+done
+
+nruns=0
+failed=0
+for wl in $WORKLOADS; do
+	for c in $CLIENTS; do
+		for size in $(sizes_for "$wl"); do
+			for rep in $(seq 1 "$REPS"); do
+				# Rotate the order so no server always runs first.
+				n=${#ALL[@]}
+				for i in $(seq 0 $((n - 1))); do
+					s=${ALL[$(((i + rep - 1) % n))]}
+					if [ "$s" = fake ] && [ "$wl" = exists-watch ]; then continue; fi
+					out=$("$BENCH" -json -addr "127.0.0.1:${PORT[$s]}" -workload "$wl" -clients "$c" \
+						-value-size "$size" -duration "$DURATION" -warmup "$WARMUP" -label "$s" -rep "$rep" 2>"$WORK/zkbench.err") || {
+						failed=$((failed + 1))
+						log "FAILED: $wl clients=$c size=$size on $s: $(tail -n 3 "$WORK/zkbench.err" | head -c 300)"
+					}
+					if [ -n "$out" ]; then
+						echo "$out" >>"$JSONL"
+						ops=$(sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p' <<<"$out")
+						p99=$(sed -n 's/.*"p99_us":\([0-9.]*\).*/\1/p' <<<"$out")
+						log "$wl c=$c size=$size rep=$rep $s: $ops ops/s, p99 ${p99} µs"
+					fi
+					nruns=$((nruns + 1))
+				done
+			done
+		done
+	done
+done
+for s in "${ALL[@]}"; do stop_server "$s"; done
+
+# ---------------------------------------------------------------- load, memory, restart
+# load_step NAME N START: pipelined creates of N znodes of 100 B; prints the JSON.
+load_step() {
+	local name=$1 n=$2 first=$3
+	"$BENCH" -json -addr "127.0.0.1:${PORT[$name]}" -workload load -n "$n" -start "$first" \
+		-clients $LOAD_SESSIONS -pipeline $LOAD_PIPELINE -value-size 100 -duration 30m -label "$name" 2>>"$WORK/zkbench.err"
+}
+
+record_rss() {
+	local name=$1 znodes=$2 phase=$3 kb
+	kb=$(rss_kb "${PID[$name]}")
+	printf '{"kind":"rss","server":"%s","znodes":%d,"rss_kb":%d,"phase":"%s"}\n' "$name" "$znodes" "$kb" "$phase" >>"$JSONL"
+	log "$name: VmRSS $((kb / 1024)) MiB with $znodes znodes ($phase)"
+}
+
+start fake "$WORK/fake-load"
+wait_ready fake / 0 >/dev/null
+out=$(load_step fake 100000 0) && echo "$out" >>"$JSONL"
+stop_server fake
+
+for s in "${SERVERS[@]}"; do
+	dir=$WORK/$s-load
+	rm -rf "$dir"
+	start "$s" "$dir"
+	wait_ready "$s" / 0 >/dev/null
+	log "$s: loading 100,000 znodes"
+	out=$(load_step "$s" 100000 0) || {
+		log "$s: load failed: $(tail -n 3 "$WORK/zkbench.err")"
+		failed=$((failed + 1))
+		stop_server "$s"
+		continue
+	}
+	echo "$out" >>"$JSONL"
+	last=$(sed -n 's/.*"last_path":"\([^"]*\)".*/\1/p' <<<"$out")
+	total=100000
+	sleep 2
+	record_rss "$s" $total "after load"
+	if [ "$QUICK" != 1 ]; then
+		log "$s: loading 900,000 more znodes (1,000,000 in all)"
+		if out=$(load_step "$s" 900000 100000); then
+			echo "$out" >>"$JSONL"
+			last=$(sed -n 's/.*"last_path":"\([^"]*\)".*/\1/p' <<<"$out")
+			total=1000000
+			sleep 2
+			record_rss "$s" $total "after load"
+		else
+			log "$s: 1M load failed: $(tail -n 3 "$WORK/zkbench.err")"
+			failed=$((failed + 1))
+		fi
+	fi
+	stop_server "$s"
+	log "$s: restarting with $total znodes on disk; timing until a read of $last"
+	start "$s" "$dir"
+	if out=$(wait_ready "$s" "$last" $total); then
+		echo "$out" >>"$JSONL"
+		log "$s: serving after $(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' <<<"$out") s"
+		sleep 2
+		record_rss "$s" $total "after restart"
+	else
+		failed=$((failed + 1))
+	fi
+	stop_server "$s"
+done
+
+# ---------------------------------------------------------------- report
+cp "$JSONL" "$OUT/latest.jsonl"
+"$BENCH" -report "$OUT/latest.jsonl" >"$OUT/latest.md"
+cat "$OUT/latest.md"
+log "results: $OUT/latest.md, $OUT/latest.jsonl ($nruns runs, $failed failures)"
+[ $failed -eq 0 ]
