@@ -51,6 +51,8 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 			return wire.ErrNoNode
 		}
 		t.dataSize += int64(len(txn.Data) - len(n.Data))
+		t.undigest(txn.Path, n)
+		defer t.redigest(txn.Path, n)
 		n.Data = txn.Data
 		n.Version = txn.Version
 		n.Mzxid = hdr.Zxid
@@ -62,6 +64,8 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 		if n == nil {
 			return wire.ErrNoNode
 		}
+		t.undigest(txn.Path, n)
+		defer t.redigest(txn.Path, n)
 		t.ACLs.Release(n.ACL)
 		n.ACL = t.ACLs.Intern(txn.ACL)
 		n.Aversion = txn.Version
@@ -100,8 +104,10 @@ func (t *Tree) create(hdr *wire.TxnHeader, txn *wire.Txn, owner int64, r *Result
 	}
 	raise := func() {
 		if cv > parent.Cversion {
+			t.undigest(parentPath, parent)
 			parent.Cversion = cv
 			parent.Pzxid = hdr.Zxid
+			t.redigest(parentPath, parent)
 		}
 	}
 	if t.nodes[txn.Path] != nil {
@@ -115,6 +121,7 @@ func (t *Tree) create(hdr *wire.TxnHeader, txn *wire.Txn, owner int64, r *Result
 		EphemeralOwner: owner,
 	}
 	t.nodes[txn.Path] = n
+	t.redigest(txn.Path, n)
 	t.link(parentPath, name)
 	t.dataSize += int64(len(txn.Path) + len(txn.Data))
 	t.index(txn.Path, owner)
@@ -167,9 +174,12 @@ func (t *Tree) delete(path string, zxid int64, r *Result) wire.Err {
 	if parent := t.nodes[parentPath]; parent != nil {
 		delete(parent.children, name)
 		if zxid > parent.Pzxid {
+			t.undigest(parentPath, parent)
 			parent.Pzxid = zxid
+			t.redigest(parentPath, parent)
 		}
 	}
+	t.undigest(path, n)
 	delete(t.nodes, path)
 	t.dataSize -= int64(len(path) + len(n.Data))
 	t.ACLs.Release(n.ACL)

@@ -123,5 +123,6 @@ func (t *Tree) FinishLoad() error {
 		t.addBuiltin(ConfigPath, cfgACL)
 		t.nodes[ConfigPath].Aversion = -1
 	}
+	t.recomputeDigest()
 	return nil
 }

@@ -85,6 +85,7 @@ type Tree struct {
 	ttls       map[string]struct{}
 	sessions   map[int64]int32
 	dataSize   int64
+	digest     uint64
 	// LastZxid is the zxid of the last applied txn.
 	LastZxid int64
 }
@@ -112,6 +113,7 @@ func New() *Tree {
 	cfgACL := t.ACLs.Intern([]wire.ACL{{Perms: wire.PermRead, Id: wire.Id{Scheme: "world", ID: "anyone"}}})
 	t.addBuiltin(ConfigPath, cfgACL)
 	t.nodes[ConfigPath].Aversion = -1
+	t.recomputeDigest()
 	return t
 }
 

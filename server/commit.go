@@ -10,7 +10,11 @@ import (
 type Proposal struct {
 	Hdr wire.TxnHeader
 	Txn wire.Txn
-	req *request // nil for internal txns
+	// Digest is the tree digest after this txn (TxnDigest); error txns
+	// carry none, as in ZooKeeper.
+	Digest    uint64
+	HasDigest bool
+	req       *request // nil for internal txns
 }
 
 // CommitPath is the seam between prep and apply. Prep hands it txns in zxid

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
 )
@@ -19,16 +20,33 @@ func EncodeTxn(hdr *wire.TxnHeader, txn *wire.Txn) []byte {
 	return e.B
 }
 
+// EncodeTxnDigest is EncodeTxn followed by a TxnDigest (version, digest).
+func EncodeTxnDigest(hdr *wire.TxnHeader, txn *wire.Txn, digest uint64) []byte {
+	e := wire.Encoder{B: EncodeTxn(hdr, txn)}
+	e.Int(datatree.DigestVersion)
+	e.Long(int64(digest))
+	return e.B
+}
+
 // DecodeTxn parses txn bytes (a trailing TxnDigest is ignored).
 func DecodeTxn(b []byte) (wire.TxnHeader, wire.Txn, error) {
-	var hdr wire.TxnHeader
-	var txn wire.Txn
+	hdr, txn, _, _, err := DecodeTxnDigest(b)
+	return hdr, txn, err
+}
+
+// DecodeTxnDigest parses txn bytes and the optional TxnDigest after them.
+func DecodeTxnDigest(b []byte) (hdr wire.TxnHeader, txn wire.Txn, digest uint64, has bool, err error) {
 	d := wire.NewDecoder(b)
 	hdr.Decode(d)
 	if d.Err() == nil {
 		txn.DecodeBody(d, hdr.Type, false)
 	}
-	return hdr, txn, d.Err()
+	if d.Err() == nil && d.Remaining() >= 12 {
+		if v := d.Int(); v == datatree.DigestVersion {
+			digest, has = uint64(d.Long()), true
+		}
+	}
+	return hdr, txn, digest, has, d.Err()
 }
 
 // SnapshotRule is ZooKeeper's randomized snapshot trigger: after
@@ -110,7 +128,11 @@ func (d *DurableCommit) Propose(batch []*Proposal) {
 	entries := make([]txnlog.Entry, len(batch))
 	snap := false
 	for i, p := range batch {
-		entries[i] = txnlog.Entry{Zxid: p.Hdr.Zxid, Data: EncodeTxn(&p.Hdr, &p.Txn)}
+		data := EncodeTxn(&p.Hdr, &p.Txn)
+		if p.HasDigest {
+			data = EncodeTxnDigest(&p.Hdr, &p.Txn, p.Digest)
+		}
+		entries[i] = txnlog.Entry{Zxid: p.Hdr.Zxid, Data: data}
 	}
 	d.Log.Commit(entries, func(err error) {
 		if err != nil {

@@ -30,10 +30,11 @@ type preparer struct {
 	overlay  map[string]*record
 	queue    []pendingChange // in zxid order, for cleanup
 	nextZxid int64
+	digest   uint64 // the tree digest once every prepped txn is applied
 }
 
-func newPreparer(s *Server, lastZxid int64) *preparer {
-	return &preparer{s: s, overlay: map[string]*record{}, nextZxid: lastZxid + 1}
+func newPreparer(s *Server, tree *datatree.Tree) *preparer {
+	return &preparer{s: s, overlay: map[string]*record{}, nextZxid: tree.LastZxid + 1, digest: tree.Digest()}
 }
 
 // get returns the current record for path, or nil when it does not exist.
@@ -86,11 +87,20 @@ type txnCtx struct {
 	zxid  int64
 	time  int64
 	sess  int64
+	delta uint64 // change of the tree digest
 }
 
-func (t *txnCtx) put(path string, r *record) {
+// put records the new state of path for this txn and tracks the change
+// of the tree digest it causes.
+func (p *preparer) put(t *txnCtx, path string, r *record) {
 	if path == "" {
 		path = "/"
+	}
+	if old := p.get(path, t.local); old != nil {
+		t.delta -= datatree.NodeDigest(path, &old.node)
+	}
+	if r.exists {
+		t.delta += datatree.NodeDigest(path, &r.node)
 	}
 	r.zxid = t.zxid
 	if _, ok := t.local[path]; !ok {
@@ -100,6 +110,7 @@ func (t *txnCtx) put(path string, r *record) {
 }
 
 func (p *preparer) commitLocal(t *txnCtx) {
+	p.digest += t.delta
 	for _, path := range t.order {
 		p.overlay[path] = t.local[path]
 		p.queue = append(p.queue, pendingChange{t.zxid, path})
@@ -141,6 +152,7 @@ func (p *preparer) prep(req *request) *Proposal {
 		return prop
 	}
 	p.commitLocal(t)
+	prop.Digest, prop.HasDigest = p.digest, true
 	return prop
 }
 
@@ -282,8 +294,8 @@ func (p *preparer) create(t *txnCtx, op wire.Op, cr *wire.CreateRequest) (wire.T
 	np.node.Cversion = newCV
 	np.node.Pzxid = t.zxid
 	np.numChildren++
-	t.put(parentPath, np)
-	t.put(path, &record{exists: true, acl: acl, node: datatree.Node{
+	p.put(t, parentPath, np)
+	p.put(t, path, &record{exists: true, acl: acl, node: datatree.Node{
 		Data: cr.Data, Czxid: t.zxid, Mzxid: t.zxid, Pzxid: t.zxid, Ctime: t.time, Mtime: t.time,
 		EphemeralOwner: owner,
 	}})
@@ -328,8 +340,8 @@ func (p *preparer) removeLocal(t *txnCtx, path, parentPath string, parent *recor
 	if t.zxid > np.node.Pzxid {
 		np.node.Pzxid = t.zxid
 	}
-	t.put(parentPath, np)
-	t.put(path, &record{exists: false})
+	p.put(t, parentPath, np)
+	p.put(t, path, &record{exists: false})
 }
 
 func (p *preparer) setData(t *txnCtx, r *wire.SetDataRequest) (wire.Txn, wire.Err) {
@@ -351,7 +363,7 @@ func (p *preparer) setData(t *txnCtx, r *wire.SetDataRequest) (wire.Txn, wire.Er
 	nn.node.Data = r.Data
 	nn.node.Mzxid = t.zxid
 	nn.node.Mtime = t.time
-	t.put(r.Path, nn)
+	p.put(t, r.Path, nn)
 	return wire.Txn{Type: wire.OpSetData, Path: r.Path, Data: r.Data, Version: nn.node.Version}, wire.ErrOK
 }
 
@@ -376,7 +388,7 @@ func (p *preparer) setACL(t *txnCtx, r *wire.SetACLRequest) (wire.Txn, wire.Err)
 	nn := clone(node)
 	nn.node.Aversion++
 	nn.acl = acl
-	t.put(r.Path, nn)
+	p.put(t, r.Path, nn)
 	return wire.Txn{Type: wire.OpSetACL, Path: r.Path, ACL: acl, Version: nn.node.Aversion}, wire.ErrOK
 }
 
@@ -444,6 +456,7 @@ func (p *preparer) multi(t *txnCtx, req *request) wire.Txn {
 	if failed != wire.ErrOK {
 		t.local = map[string]*record{}
 		t.order = nil
+		t.delta = 0
 	}
 	return txn
 }

@@ -33,10 +33,16 @@ func Dirs(cfg *config.Config) (snapDir, logDir string) {
 // replays the txn log after it and returns the tree. An empty data
 // directory gets snapshot.0, as ZooKeeper writes on first start.
 func Recover(cfg *config.Config, log *zap.Logger) (*datatree.Tree, error) {
+	tree, _, err := recoverTree(cfg, log)
+	return tree, err
+}
+
+// recoverTree is Recover that also reports how many logged txns it replayed.
+func recoverTree(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, error) {
 	snapDir, logDir := Dirs(cfg)
 	for _, d := range []string{snapDir, logDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	start := time.Now()
@@ -45,26 +51,26 @@ func Recover(cfg *config.Config, log *zap.Logger) (*datatree.Tree, error) {
 	case errors.Is(err, snapshot.ErrNoSnapshot):
 		segs, serr := txnlog.Segments(logDir)
 		if serr != nil {
-			return nil, serr
+			return nil, 0, serr
 		}
 		if len(segs) > 0 {
-			return nil, fmt.Errorf("no snapshot found in %s, but there are log entries in %s", snapDir, logDir)
+			return nil, 0, fmt.Errorf("no snapshot found in %s, but there are log entries in %s", snapDir, logDir)
 		}
 		tree = datatree.New()
 		var mu = new(rwMutex)
 		if _, err := snapshot.Write(snapDir, 0, tree, &mu.RWMutex, snapshot.WriteOptions{Sync: true}); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		log.Info("initialized empty data directory", zap.String("snapDir", snapDir), zap.String("logDir", logDir))
-		return tree, nil
+		return tree, 0, nil
 	case err != nil:
-		return nil, err
+		return nil, 0, err
 	}
 	log.Info("loaded snapshot", zap.String("file", path), zap.String("zxid", hex(zxid)),
 		zap.Int("nodes", tree.NodeCount()), zap.Duration("took", time.Since(start)))
 	n, err := Replay(tree, logDir, zxid+1, log)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// sessions owning ephemerals but absent from the session table are
 	// gone: drop their ephemerals (ZooKeeper's loadData does the same)
@@ -76,7 +82,7 @@ func Recover(cfg *config.Config, log *zap.Logger) (*datatree.Tree, error) {
 	}
 	log.Info("recovered", zap.String("zxid", hex(tree.LastZxid)), zap.Int("replayed", n),
 		zap.Int("nodes", tree.NodeCount()), zap.Int("sessions", len(tree.Sessions())), zap.Duration("took", time.Since(start)))
-	return tree, nil
+	return tree, n, nil
 }
 
 // Replay applies every logged txn with zxid >= from to tree.
@@ -86,7 +92,7 @@ func Replay(tree *datatree.Tree, logDir string, from int64, log *zap.Logger) (in
 		return 0, err
 	}
 	defer it.Close()
-	n := 0
+	n, mismatches := 0, 0
 	last := time.Now()
 	for {
 		e, err := it.Next()
@@ -99,11 +105,17 @@ func Replay(tree *datatree.Tree, logDir string, from int64, log *zap.Logger) (in
 		if e.Zxid < from {
 			continue
 		}
-		hdr, txn, err := DecodeTxn(e.Data)
+		hdr, txn, digest, hasDigest, err := DecodeTxnDigest(e.Data)
 		if err != nil {
 			return n, fmt.Errorf("txn log %s: zxid %s: %w", logDir, hex(e.Zxid), err)
 		}
 		tree.Apply(&hdr, &txn)
+		if hasDigest && digest != tree.Digest() {
+			if mismatches++; mismatches <= 10 {
+				log.Warn("tree digest mismatch during replay", zap.String("zxid", hex(hdr.Zxid)),
+					zap.String("logged", hex(int64(digest))), zap.String("tree", hex(int64(tree.Digest()))))
+			}
+		}
 		n++
 		if time.Since(last) > time.Second {
 			last = time.Now()
@@ -179,7 +191,7 @@ func (s *Server) Purge() {
 // commit path is the txn log with group commit; snapshots follow
 // ZooKeeper's randomized snapCount rule.
 func OpenDurable(cfg *config.Config, log *zap.Logger) (*Server, error) {
-	tree, err := Recover(cfg, log)
+	tree, replayed, err := recoverTree(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +211,8 @@ func OpenDurable(cfg *config.Config, log *zap.Logger) (*Server, error) {
 	}
 	s := New(Options{Config: cfg, Logger: log, Commit: dc, Tree: tree})
 	s.snapDir, s.logDir = snapDir, logDir
+	// like ZooKeeper, snapshot what was recovered (in the background here)
+	s.snapOnStart = replayed > 0
 	dc.Snapshot = s.TakeSnapshot
 	return s, nil
 }

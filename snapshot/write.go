@@ -160,8 +160,24 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 	if _, err := cw.Write(e.B); err != nil {
 		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
 	}
-	// Seal 1. The digest section (and seal 2) is left out: the tree keeps
-	// no digest, and ZooKeeper reads files without one.
+	// Seal 1, then the digest section and seal 2. The digest is the tree's
+	// at the last zxid applied when the walk ended: the snapshot is exact
+	// once the log is replayed up to that zxid, where a reader compares.
+	e.B = e.B[:0]
+	e.Long(int64(sum.Sum32()))
+	e.Str("/")
+	mu.RLock()
+	dzxid, digest := t.LastZxid, t.Digest()
+	mu.RUnlock()
+	if dzxid == 0 {
+		digest = 0 // nothing applied yet: ZooKeeper records zxid 0, digest 0
+	}
+	e.Long(dzxid)
+	e.Int(datatree.DigestVersion)
+	e.Long(int64(digest))
+	if _, err := cw.Write(e.B); err != nil {
+		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
+	}
 	e.B = e.B[:0]
 	e.Long(int64(sum.Sum32()))
 	e.Str("/")
