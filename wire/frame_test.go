@@ -113,7 +113,7 @@ func TestReadFrameLimits(t *testing.T) {
 			if !errors.Is(err, ErrFrameTooLarge) {
 				t.Fatalf("err %v", err)
 			}
-			if n > 4<<10 {
+			if n > 64<<10 { // far below the refused length; other goroutines may allocate meanwhile
 				t.Fatalf("allocated %d bytes", n)
 			}
 		})

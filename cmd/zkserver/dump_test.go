@@ -350,7 +350,7 @@ func TestSnapshotDump(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("json: %v\n%s", err, out)
 	}
-	if doc.Zxid != "0x4" || doc.LastZxid != "0x4" || doc.NodeCount != 7 || doc.Digest != nil {
+	if doc.Zxid != "0x4" || doc.LastZxid != "0x4" || doc.NodeCount != 7 || doc.Digest == nil {
 		t.Errorf("json header: %+v", doc)
 	}
 	if len(doc.Sessions) != 1 || doc.Sessions[0] != (jsonSession{ID: "0x42", Timeout: 5000, EphemeralCount: 1}) {
