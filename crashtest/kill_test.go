@@ -106,6 +106,7 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	var total roundStats
 	var ephRestored, ephChecked int
 	var maxVanish time.Duration
+	snapsSeen, logsSeen := map[string]bool{}, map[string]bool{}
 	for round := 0; round < rounds; round++ {
 		// ---- write until SIGKILL
 		stop := make(chan struct{})
@@ -131,6 +132,18 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 		close(stop)
 		closeAll(t, ws)
 		waitGroup(t, &wg, 20*time.Second, "writers")
+
+		// what the killed server left behind (the restart purges)
+		for _, f := range []struct {
+			dir, prefix string
+			seen        map[string]bool
+		}{{srv.snapDir(), "snapshot", snapsSeen}, {srv.txnDir(), "log", logsSeen}} {
+			files, err := listZxidFiles(f.dir, f.prefix)
+			must(t, err)
+			for _, x := range files {
+				f.seen[x.path] = true
+			}
+		}
 
 		// ---- restart and verify
 		srv.start()
@@ -239,9 +252,9 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	for _, w := range ws {
 		nodes += len(w.model)
 	}
-	t.Logf("seed %d: %d rounds, %d writers, %d ops acknowledged, %d in doubt (%d applied), %d nodes at the end, ephemerals restored %d/%d, killed sessions gone within %v; took %v",
+	t.Logf("seed %d: %d rounds, %d writers, %d ops acknowledged, %d in doubt (%d applied), %d nodes at the end, ephemerals restored %d/%d, killed sessions gone within %v, %d snapshots and %d log segments written; took %v",
 		seed, rounds, nWriters, total.acked, total.inDoubt, total.inDoubtApplied, nodes, ephRestored, ephChecked,
-		maxVanish.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+		maxVanish.Round(time.Millisecond), len(snapsSeen), len(logsSeen), time.Since(began).Round(time.Millisecond))
 }
 
 func must(t *testing.T, err error) {
