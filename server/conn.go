@@ -27,15 +27,18 @@ type request struct {
 	session      int64
 	xid          int32
 	op           wire.Op
-	body         []byte
+	body         []byte      // reads: the request body
+	rec          wire.Record // writes: the decoded body
+	bad          bool        // writes: the body did not decode
 	write        bool
 	read         bool   // executed by the replier (counts in pendingReads)
 	timeout      int32  // createSession
 	internalPath string // deleteContainer
 	start        time.Time
 
-	reply []byte // the encoded reply frame
-	close bool   // close the connection after the reply
+	ready atomic.Bool // a write was applied and reply is set
+	reply []byte      // the encoded reply frame
+	close bool        // close the connection after the reply
 	done  chan struct{}
 	zxid  int64
 	err   wire.Err
@@ -73,9 +76,16 @@ func (r *request) result(p *Proposal, res *datatree.Result) {
 	r.reply = frame(&hdr, body)
 }
 
+// finish marks a write answered: the handshake waits on done; a
+// connection's replier is woken when its queue head may be ready.
 func (r *request) finish(*Proposal) {
 	if r.done != nil {
 		close(r.done)
+		return
+	}
+	if r.c != nil {
+		r.ready.Store(true)
+		r.c.signal()
 	}
 }
 
@@ -105,7 +115,11 @@ type conn struct {
 	authMu sync.Mutex
 	auth   []wire.Id
 
-	pending chan *request
+	// queue holds the requests in arrival order until answered; the
+	// replier is woken (wake) when its head may be ready or output waits
+	qMu        sync.Mutex
+	queue      []*request
+	readerDone bool
 	// reads queued but not yet executed; a later write of the session waits
 	// for them so a read never sees a write sent after it
 	pendingReads atomic.Int64
@@ -133,7 +147,6 @@ type conn struct {
 func newConn(s *Server, nc net.Conn, ip string) *conn {
 	c := &conn{
 		s: s, nc: nc, ip: ip, created: s.now(),
-		pending:    make(chan *request, 1024),
 		wake:       make(chan struct{}, 1),
 		readSignal: make(chan struct{}, 1),
 		closed:     make(chan struct{}),
@@ -200,37 +213,45 @@ func (c *conn) finish() {
 	}
 }
 
-func (c *conn) writeLoop() {
+// queue1 appends a reply for the replier's next flush (no wake-up: only
+// the replier calls it).
+func (c *conn) queue1(b []byte) {
+	c.outMu.Lock()
+	c.out = append(c.out, b...)
+	c.outMu.Unlock()
+	c.sent.Add(1)
+	c.s.stats.sent.Add(1)
+}
+
+// flush writes everything queued. It returns false once the connection is
+// closed (a write failed, or finish was asked and all is written).
+func (c *conn) flush() bool {
 	for {
-		select {
-		case <-c.wake:
-		case <-c.closed:
-			return
+		c.outMu.Lock()
+		buf := c.out
+		if len(buf) > 0 {
+			c.out, c.spare = c.spare[:0], nil
 		}
-		for {
-			c.outMu.Lock()
-			buf := c.out
-			if len(buf) > 0 {
-				c.out, c.spare = c.spare[:0], nil
-			}
-			fin := c.finishing
-			c.outMu.Unlock()
-			if len(buf) == 0 {
-				if fin {
-					c.close()
-					return
-				}
-				break
-			}
-			if _, err := c.nc.Write(buf); err != nil {
+		fin := c.finishing
+		c.outMu.Unlock()
+		if len(buf) == 0 {
+			if fin {
 				c.close()
-				return
+				return false
 			}
-			if cap(buf) <= 1<<20 {
-				c.spare = buf
-			} else {
-				c.spare = nil
-			}
+			return true
+		}
+		if _, err := c.nc.Write(buf); err != nil {
+			c.close()
+			return false
+		}
+		if cap(buf) <= 1<<20 {
+			c.spare = buf
+		} else {
+			c.spare = nil
+		}
+		if !fin {
+			return true
 		}
 	}
 }
@@ -269,7 +290,6 @@ func (c *conn) serve() {
 		return
 	}
 	nc.SetReadDeadline(time.Time{})
-	go c.writeLoop()
 	go c.replyLoop()
 	c.readLoop(br)
 }
@@ -364,27 +384,62 @@ func (c *conn) awaitReads() bool {
 	return true
 }
 
-// enqueue hands a request to the in-order replier; false if closed.
+// enqueue appends a request to the connection's ordered queue; false if
+// the connection is closed. Reads and pre-built replies are ready at once;
+// a write becomes ready when applied.
 func (c *conn) enqueue(r *request) bool {
 	select {
 	case c.s.outstanding <- struct{}{}:
 	case <-c.closed:
 		return false
 	}
-	select {
-	case c.pending <- r:
-		return true
-	case <-c.closed:
-		<-c.s.outstanding
-		return false
+	c.qMu.Lock()
+	c.queue = append(c.queue, r)
+	c.qMu.Unlock()
+	if !r.write {
+		c.signal()
 	}
+	return true
+}
+
+// signal wakes the replier.
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next pops the queue head if it is ready to answer.
+func (c *conn) next() (r *request, more bool) {
+	c.qMu.Lock()
+	defer c.qMu.Unlock()
+	if len(c.queue) == 0 {
+		return nil, !c.readerDone
+	}
+	r = c.queue[0]
+	if r.write && !r.ready.Load() {
+		return nil, true
+	}
+	c.queue[0] = nil
+	c.queue = c.queue[1:]
+	if len(c.queue) == 0 {
+		c.queue = c.queue[:0:0]
+	}
+	return r, true
 }
 
 func (c *conn) readLoop(br *bufio.Reader) {
 	s := c.s
-	defer close(c.pending)
+	defer func() {
+		c.qMu.Lock()
+		c.readerDone = true
+		c.qMu.Unlock()
+		c.signal()
+	}()
+	var buf []byte
 	for {
-		body, err := wire.ReadFrame(br, c.maxFrame(), nil)
+		body, err := wire.ReadFrame(br, c.maxFrame(), buf)
 		if err != nil {
 			if err != io.EOF {
 				s.log.Debug("closing connection", zap.String("remote", c.remote), zap.Error(err))
@@ -399,6 +454,7 @@ func (c *conn) readLoop(br *bufio.Reader) {
 		var hdr wire.RequestHeader
 		d := wire.NewDecoder(body)
 		hdr.Decode(d)
+		buf = body[:0] // the frame buffer is reused: requests keep copies
 		r := &request{c: c, session: c.session(), xid: hdr.Xid, op: hdr.Type, body: body[8:], start: s.now()}
 		if hdr.Type == wire.OpAuth {
 			if !c.handleAuth(r) {
@@ -416,7 +472,9 @@ func (c *conn) readLoop(br *bufio.Reader) {
 		case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer, wire.OpCreateTTL, wire.OpDelete,
 			wire.OpSetData, wire.OpSetACL, wire.OpMulti, wire.OpReconfig, wire.OpCloseSession, wire.OpDeleteContainer:
 			r.write = true
-			r.done = make(chan struct{})
+			var ok bool
+			r.rec, ok = decodeWrite(r.op, r.body)
+			r.bad, r.body = !ok, nil
 			if !c.awaitReads() || !c.enqueue(r) {
 				return
 			}
@@ -429,6 +487,7 @@ func (c *conn) readLoop(br *bufio.Reader) {
 			wire.OpRemoveWatches, wire.OpCheckWatches, wire.OpWhoAmI, wire.OpMultiRead,
 			wire.OpGetEphemerals, wire.OpGetAllChildrenNumber, wire.OpSASL, wire.OpCreateSession:
 			r.read = true
+			r.body = append([]byte(nil), r.body...)
 			c.pendingReads.Add(1)
 			if !c.enqueue(r) {
 				return
@@ -443,48 +502,74 @@ func (c *conn) readLoop(br *bufio.Reader) {
 	}
 }
 
-// replyLoop answers requests in arrival order. A read waits for the
-// session's earlier writes because it runs only after their replies.
+// replyLoop answers requests in arrival order and writes the socket. A
+// read waits for the session's earlier writes because it runs only when it
+// reaches the head of the queue. Replies are written once nothing more is
+// ready, so pipelined replies share one write.
 func (c *conn) replyLoop() {
 	s := c.s
-	for r := range c.pending {
-		if r.write {
-			<-r.done
-		} else if r.reply == nil {
-			s.execRead(c, r)
+	defer func() {
+		// release the outstanding-request slots of what was not answered
+		c.qMu.Lock()
+		n := len(c.queue)
+		c.queue = nil
+		c.qMu.Unlock()
+		for i := 0; i < n; i++ {
+			<-s.outstanding
 		}
-		if r.read {
-			c.pendingReads.Add(-1)
-			select {
-			case c.readSignal <- struct{}{}:
-			default:
+	}()
+	for {
+		select {
+		case <-c.wake:
+		case <-c.closed:
+			return
+		}
+		for {
+			r, more := c.next()
+			if r == nil {
+				if !more { // the reader is gone and everything is answered
+					c.finish()
+					c.flush()
+					return
+				}
+				break
+			}
+			if !r.write && r.reply == nil {
+				s.execRead(c, r)
+			}
+			if r.read {
+				c.pendingReads.Add(-1)
+				select {
+				case c.readSignal <- struct{}{}:
+				default:
+				}
+			}
+			<-s.outstanding
+			if r.reply != nil {
+				now := s.now()
+				c.lastResp.Store(now.UnixMilli())
+				c.lastOp.Store(int32(r.op))
+				c.lastCxid.Store(r.xid)
+				if r.zxid != 0 {
+					c.lastZxid.Store(r.zxid)
+				}
+				if !r.start.IsZero() {
+					lat := now.Sub(r.start).Milliseconds()
+					c.recordLatency(lat)
+					s.stats.latency(lat)
+				}
+				c.queue1(r.reply)
+			}
+			if r.close {
+				c.finish()
+				c.flush()
+				return
 			}
 		}
-		<-s.outstanding
-		if r.reply != nil {
-			c.lastResp.Store(s.nowMs())
-			c.lastOp.Store(int32(r.op))
-			c.lastCxid.Store(r.xid)
-			if r.zxid != 0 {
-				c.lastZxid.Store(r.zxid)
-			}
-			if !r.start.IsZero() {
-				lat := s.now().Sub(r.start).Milliseconds()
-				c.recordLatency(lat)
-				s.stats.latency(lat)
-			}
-			c.send(r.reply)
-		}
-		if r.close {
-			c.finish()
-			for r := range c.pending {
-				_ = r
-				<-s.outstanding
-			}
+		if !c.flush() {
 			return
 		}
 	}
-	c.finish()
 }
 
 func (c *conn) recordLatency(ms int64) {
@@ -527,4 +612,11 @@ func (c *conn) handleAuth(r *request) bool {
 	}
 	c.send(frame(&wire.ReplyHeader{Xid: r.xid}, nil))
 	return true
+}
+
+// queued is the number of requests not answered yet.
+func (c *conn) queued() int {
+	c.qMu.Lock()
+	defer c.qMu.Unlock()
+	return len(c.queue)
 }

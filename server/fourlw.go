@@ -253,7 +253,7 @@ func (c *conn) info(brief bool) string {
 	if id != 0 {
 		ops = "1"
 	}
-	fmt.Fprintf(&b, " %s[%s](queued=%d,recved=%d,sent=%d", c.javaRemote(), ops, len(c.pending), c.received.Load(), c.sent.Load())
+	fmt.Fprintf(&b, " %s[%s](queued=%d,recved=%d,sent=%d", c.javaRemote(), ops, c.queued(), c.received.Load(), c.sent.Load())
 	if !brief && id != 0 {
 		lop := "NA"
 		if name, ok := lastOpNames[wire.Op(c.lastOp.Load())]; ok {

@@ -38,11 +38,11 @@ func newPreparer(s *Server, tree *datatree.Tree) *preparer {
 }
 
 // get returns the current record for path, or nil when it does not exist.
-func (p *preparer) get(path string, local map[string]*record) *record {
+func (p *preparer) get(path string, local *localChanges) *record {
 	if path == "" {
 		path = "/"
 	}
-	if r, ok := local[path]; ok {
+	if r, ok := local.lookup(path); ok {
 		if !r.exists {
 			return nil
 		}
@@ -78,11 +78,39 @@ func (p *preparer) cleanup() {
 	p.queue = p.queue[i:]
 }
 
+// localChanges are the records one txn changed, in order; txns touch few
+// paths, so a slice beats a map.
+type localChanges []struct {
+	path string
+	r    *record
+}
+
+func (l *localChanges) lookup(path string) (*record, bool) {
+	for i := len(*l) - 1; i >= 0; i-- {
+		if (*l)[i].path == path {
+			return (*l)[i].r, true
+		}
+	}
+	return nil, false
+}
+
+func (l *localChanges) set(path string, r *record) {
+	for i := range *l {
+		if (*l)[i].path == path {
+			(*l)[i].r = r
+			return
+		}
+	}
+	*l = append(*l, struct {
+		path string
+		r    *record
+	}{path, r})
+}
+
 // txnCtx collects the changes of one txn (a multi stacks several) so a
 // failure can drop them all.
 type txnCtx struct {
-	local map[string]*record
-	order []string
+	local localChanges
 	ids   []wire.Id
 	zxid  int64
 	time  int64
@@ -96,23 +124,21 @@ func (p *preparer) put(t *txnCtx, path string, r *record) {
 	if path == "" {
 		path = "/"
 	}
-	if old := p.get(path, t.local); old != nil {
+	if old := p.get(path, &t.local); old != nil {
 		t.delta -= datatree.NodeDigest(path, &old.node)
 	}
 	if r.exists {
 		t.delta += datatree.NodeDigest(path, &r.node)
 	}
 	r.zxid = t.zxid
-	if _, ok := t.local[path]; !ok {
-		t.order = append(t.order, path)
-	}
-	t.local[path] = r
+	t.local.set(path, r)
 }
 
 func (p *preparer) commitLocal(t *txnCtx) {
 	p.digest += t.delta
-	for _, path := range t.order {
-		p.overlay[path] = t.local[path]
+	for _, c := range t.local {
+		path := c.path
+		p.overlay[path] = c.r
 		p.queue = append(p.queue, pendingChange{t.zxid, path})
 	}
 }
@@ -125,7 +151,7 @@ func (p *preparer) prep(req *request) *Proposal {
 	prop := &Proposal{req: req}
 	prop.Hdr = wire.TxnHeader{ClientID: req.session, Cxid: req.xid, Zxid: p.nextZxid, Time: p.s.nowMs(), Type: req.op}
 	p.nextZxid++
-	t := &txnCtx{local: map[string]*record{}, zxid: prop.Hdr.Zxid, time: prop.Hdr.Time, sess: req.session}
+	t := &txnCtx{zxid: prop.Hdr.Zxid, time: prop.Hdr.Time, sess: req.session}
 	if req.c != nil {
 		t.ids = req.c.authIDs()
 	}
@@ -143,7 +169,7 @@ func (p *preparer) prep(req *request) *Proposal {
 		}
 	default:
 		if err = p.checkSession(req); err == wire.ErrOK {
-			prop.Txn, err = p.single(t, req.op, req.body, req)
+			prop.Txn, err = p.single(t, req)
 		}
 	}
 	if err != wire.ErrOK {
@@ -172,49 +198,58 @@ func (p *preparer) checkSession(req *request) wire.Err {
 	return wire.ErrOK
 }
 
-// single decodes one write body and preps it.
-func (p *preparer) single(t *txnCtx, op wire.Op, body []byte, req *request) (wire.Txn, wire.Err) {
-	d := wire.NewDecoder(body)
+// decodeWrite parses the body of a write request. It runs on the
+// connection's reader goroutine, so the single prep goroutine does not
+// decode; ok=false means MARSHALLINGERROR (still an error txn, as in
+// ZooKeeper 3.8). Requests without a body give a nil record.
+func decodeWrite(op wire.Op, body []byte) (rec wire.Record, ok bool) {
 	switch op {
 	case wire.OpCreate, wire.OpCreate2, wire.OpCreateContainer:
-		var cr wire.CreateRequest
-		cr.Decode(d)
-		if d.Err() != nil {
-			return wire.Txn{}, wire.ErrMarshallingError
-		}
-		return p.create(t, op, &cr)
+		rec = &wire.CreateRequest{}
 	case wire.OpCreateTTL:
-		var cr wire.CreateTTLRequest
-		cr.Decode(d)
-		if d.Err() != nil {
-			return wire.Txn{}, wire.ErrMarshallingError
-		}
-		return p.create(t, op, &cr.CreateRequest)
-	case wire.OpDelete, wire.OpDeleteContainer:
-		var r wire.PathVersionRequest
-		if op == wire.OpDeleteContainer {
-			// internal requests carry the path; a client's body is the raw
-			// path bytes (ZooKeeper 3.8's DeleteContainer encoding)
-			r = wire.PathVersionRequest{Path: req.internalPath, Version: -1}
-			if req.c != nil {
-				r.Path = string(body)
-			}
-		} else if r.Decode(d); d.Err() != nil {
-			return wire.Txn{}, wire.ErrMarshallingError
-		}
-		return p.delete(t, op, &r)
+		rec = &wire.CreateTTLRequest{}
+	case wire.OpDelete:
+		rec = &wire.PathVersionRequest{}
+	case wire.OpDeleteContainer:
+		// a client's body is the raw path bytes (ZooKeeper 3.8's encoding)
+		return &wire.PathRequest{Path: string(body)}, true
 	case wire.OpSetData:
-		var r wire.SetDataRequest
-		if r.Decode(d); d.Err() != nil {
-			return wire.Txn{}, wire.ErrMarshallingError
-		}
-		return p.setData(t, &r)
+		rec = &wire.SetDataRequest{}
 	case wire.OpSetACL:
-		var r wire.SetACLRequest
-		if r.Decode(d); d.Err() != nil {
-			return wire.Txn{}, wire.ErrMarshallingError
-		}
-		return p.setACL(t, &r)
+		rec = &wire.SetACLRequest{}
+	case wire.OpMulti:
+		rec = &wire.MultiRequest{}
+	default:
+		return nil, true
+	}
+	d := wire.NewDecoder(body)
+	rec.Decode(d)
+	return rec, d.Err() == nil
+}
+
+// single preps one decoded write.
+func (p *preparer) single(t *txnCtx, req *request) (wire.Txn, wire.Err) {
+	if req.bad {
+		return wire.Txn{}, wire.ErrMarshallingError
+	}
+	op := req.op
+	switch r := req.rec.(type) {
+	case *wire.CreateRequest:
+		return p.create(t, op, r)
+	case *wire.CreateTTLRequest:
+		return p.create(t, op, &r.CreateRequest)
+	case *wire.PathVersionRequest:
+		return p.delete(t, op, r)
+	case *wire.PathRequest: // deleteContainer from a client
+		return p.delete(t, op, &wire.PathVersionRequest{Path: r.Path, Version: -1})
+	case *wire.SetDataRequest:
+		return p.setData(t, r)
+	case *wire.SetACLRequest:
+		return p.setACL(t, r)
+	}
+	switch op {
+	case wire.OpDeleteContainer: // internal: the reaper
+		return p.delete(t, op, &wire.PathVersionRequest{Path: req.internalPath, Version: -1})
 	case wire.OpReconfig:
 		return wire.Txn{}, wire.ErrReconfigDisabled
 	}
@@ -249,7 +284,7 @@ func (p *preparer) create(t *txnCtx, op wire.Op, cr *wire.CreateRequest) (wire.T
 	if err != wire.ErrOK {
 		return wire.Txn{}, err
 	}
-	parent := p.get(parentPath, t.local)
+	parent := p.get(parentPath, &t.local)
 	if parent == nil {
 		return wire.Txn{}, wire.ErrNoNode
 	}
@@ -263,7 +298,7 @@ func (p *preparer) create(t *txnCtx, op wire.Op, cr *wire.CreateRequest) (wire.T
 	if err := validatePath(path); err != wire.ErrOK {
 		return wire.Txn{}, err
 	}
-	if p.get(path, t.local) != nil {
+	if p.get(path, &t.local) != nil {
 		return wire.Txn{}, wire.ErrNodeExists
 	}
 	if datatree.IsEphemeral(parent.node.EphemeralOwner) {
@@ -309,11 +344,11 @@ func (p *preparer) delete(t *txnCtx, op wire.Op, r *wire.PathVersionRequest) (wi
 		return wire.Txn{}, wire.ErrBadArguments
 	}
 	parentPath := path[:slash]
-	parent := p.get(parentPath, t.local)
+	parent := p.get(parentPath, &t.local)
 	if parent == nil {
 		return wire.Txn{}, wire.ErrNoNode
 	}
-	node := p.get(path, t.local)
+	node := p.get(path, &t.local)
 	if node == nil {
 		return wire.Txn{}, wire.ErrNoNode
 	}
@@ -348,7 +383,7 @@ func (p *preparer) setData(t *txnCtx, r *wire.SetDataRequest) (wire.Txn, wire.Er
 	if err := validatePath(r.Path); err != wire.ErrOK {
 		return wire.Txn{}, err
 	}
-	node := p.get(r.Path, t.local)
+	node := p.get(r.Path, &t.local)
 	if node == nil {
 		return wire.Txn{}, wire.ErrNoNode
 	}
@@ -375,7 +410,7 @@ func (p *preparer) setACL(t *txnCtx, r *wire.SetACLRequest) (wire.Txn, wire.Err)
 	if err != wire.ErrOK {
 		return wire.Txn{}, err
 	}
-	node := p.get(r.Path, t.local)
+	node := p.get(r.Path, &t.local)
 	if node == nil {
 		return wire.Txn{}, wire.ErrNoNode
 	}
@@ -396,7 +431,7 @@ func (p *preparer) check(t *txnCtx, r *wire.PathVersionRequest) (wire.Txn, wire.
 	if err := validatePath(r.Path); err != wire.ErrOK {
 		return wire.Txn{}, err
 	}
-	node := p.get(r.Path, t.local)
+	node := p.get(r.Path, &t.local)
 	if node == nil {
 		return wire.Txn{}, wire.ErrNoNode
 	}
@@ -414,10 +449,8 @@ func (p *preparer) check(t *txnCtx, r *wire.PathVersionRequest) (wire.Txn, wire.
 // and RUNTIMEINCONSISTENCY records after it; none of its changes stay.
 func (p *preparer) multi(t *txnCtx, req *request) wire.Txn {
 	txn := wire.Txn{Type: wire.OpMulti}
-	var mr wire.MultiRequest
-	d := wire.NewDecoder(req.body)
-	mr.Decode(d)
-	if d.Err() != nil || len(mr.Ops) > 0 && (mr.Ops[0].Type == wire.OpGetData || mr.Ops[0].Type == wire.OpGetChildren) {
+	mr, _ := req.rec.(*wire.MultiRequest)
+	if req.bad || mr == nil || len(mr.Ops) > 0 && (mr.Ops[0].Type == wire.OpGetData || mr.Ops[0].Type == wire.OpGetChildren) {
 		return wire.Txn{Type: wire.OpError, Err: wire.ErrMarshallingError}
 	}
 	failed := p.checkSession(req)
@@ -454,8 +487,7 @@ func (p *preparer) multi(t *txnCtx, req *request) wire.Txn {
 		txn.Ops = append(txn.Ops, sub)
 	}
 	if failed != wire.ErrOK {
-		t.local = map[string]*record{}
-		t.order = nil
+		t.local = nil
 		t.delta = 0
 	}
 	return txn
@@ -487,7 +519,7 @@ func (p *preparer) closeSession(t *txnCtx, sess int64) wire.Txn {
 	sortStrings(out)
 	for _, path := range out {
 		parentPath, _ := datatree.Split(path)
-		if parent := p.get(parentPath, t.local); parent != nil {
+		if parent := p.get(parentPath, &t.local); parent != nil {
 			p.removeLocal(t, path, parentPath, parent)
 		}
 	}

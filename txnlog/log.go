@@ -471,7 +471,7 @@ func (l *Log) syncSegment() error {
 		err = l.opts.beforeFsync()
 	}
 	if err == nil {
-		err = l.f.Sync()
+		err = datasync(l.f)
 	}
 	d := time.Since(start)
 	slow := d > l.opts.FsyncWarn
