@@ -46,7 +46,7 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 	case wire.OpDelete, wire.OpDeleteContainer:
 		return t.delete(txn.Path, hdr.Zxid, r)
 	case wire.OpSetData, wire.OpReconfig:
-		n := t.nodes[txn.Path]
+		n := t.lookup(txn.Path)
 		if n == nil {
 			return wire.ErrNoNode
 		}
@@ -60,7 +60,7 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 		n.Stat(&r.Stat)
 		r.Events = append(r.Events, Event{wire.EventNodeDataChanged, txn.Path})
 	case wire.OpSetACL:
-		n := t.nodes[txn.Path]
+		n := t.lookup(txn.Path)
 		if n == nil {
 			return wire.ErrNoNode
 		}
@@ -71,7 +71,7 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 		n.Aversion = txn.Version
 		n.Stat(&r.Stat)
 	case wire.OpCheck:
-		if t.nodes[txn.Path] == nil {
+		if t.lookup(txn.Path) == nil {
 			return wire.ErrNoNode
 		}
 	case wire.OpCreateSession:
@@ -94,8 +94,8 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 
 func (t *Tree) create(hdr *wire.TxnHeader, txn *wire.Txn, owner int64, r *Result) wire.Err {
 	parentPath, name := Split(txn.Path)
-	parent := t.nodes[parentPath]
-	if parent == nil {
+	parent := t.lookup(parentPath)
+	if parent == nil || name == "" {
 		return wire.ErrNoNode
 	}
 	cv := txn.ParentCVersion
@@ -110,7 +110,7 @@ func (t *Tree) create(hdr *wire.TxnHeader, txn *wire.Txn, owner int64, r *Result
 			t.redigest(parentPath, parent)
 		}
 	}
-	if t.nodes[txn.Path] != nil {
+	if parent.children[name] != nil {
 		raise()
 		return wire.ErrNodeExists
 	}
@@ -120,9 +120,8 @@ func (t *Tree) create(hdr *wire.TxnHeader, txn *wire.Txn, owner int64, r *Result
 		Czxid: hdr.Zxid, Mzxid: hdr.Zxid, Pzxid: hdr.Zxid, Ctime: hdr.Time, Mtime: hdr.Time,
 		EphemeralOwner: owner,
 	}
-	t.nodes[txn.Path] = n
+	t.link(parent, name, n)
 	t.redigest(txn.Path, n)
-	t.link(parentPath, name)
 	t.dataSize += int64(len(txn.Path) + len(txn.Data))
 	t.index(txn.Path, owner)
 	r.Path = txn.Path
@@ -166,21 +165,22 @@ func (t *Tree) unindex(path string, owner int64) {
 }
 
 func (t *Tree) delete(path string, zxid int64, r *Result) wire.Err {
-	n := t.nodes[path]
-	if n == nil || path == "/" {
+	if path == "/" || path == "" {
 		return wire.ErrNoNode
 	}
 	parentPath, name := Split(path)
-	if parent := t.nodes[parentPath]; parent != nil {
-		delete(parent.children, name)
-		if zxid > parent.Pzxid {
-			t.undigest(parentPath, parent)
-			parent.Pzxid = zxid
-			t.redigest(parentPath, parent)
-		}
+	parent := t.lookup(parentPath)
+	if parent == nil || parent.children[name] == nil {
+		return wire.ErrNoNode
+	}
+	n := parent.children[name]
+	t.unlink(parent, name)
+	if zxid > parent.Pzxid {
+		t.undigest(parentPath, parent)
+		parent.Pzxid = zxid
+		t.redigest(parentPath, parent)
 	}
 	t.undigest(path, n)
-	delete(t.nodes, path)
 	t.dataSize -= int64(len(path) + len(n.Data))
 	t.ACLs.Release(n.ACL)
 	t.unindex(path, n.EphemeralOwner)

@@ -46,7 +46,5 @@ func (t *Tree) redigest(path string, n *Node) { t.digest += NodeDigest(path, n) 
 // recomputeDigest sums every node's digest (after loading).
 func (t *Tree) recomputeDigest() {
 	t.digest = 0
-	for p, n := range t.nodes {
-		t.digest += NodeDigest(p, n)
-	}
+	t.each(func(p string, n *Node) { t.digest += NodeDigest(p, n) })
 }

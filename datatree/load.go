@@ -16,7 +16,6 @@ import (
 // ACLs.Put before adding nodes.
 func NewEmpty() *Tree {
 	return &Tree{
-		nodes:      map[string]*Node{},
 		ACLs:       NewACLCache(),
 		ephemerals: map[int64]map[string]struct{}{},
 		containers: map[string]struct{}{},
@@ -50,26 +49,40 @@ func (t *Tree) AddLoaded(path string, n *Node) error {
 	if !validLoadPath(path) {
 		return fmt.Errorf("invalid datatree: bad path %q", path)
 	}
-	key := norm(path)
-	if t.nodes[key] != nil {
-		if path == "" {
-			return fmt.Errorf("invalid datatree: root listed twice")
+	aclMissing := func() error {
+		if n.ACL != OpenACLID {
+			if _, ok := t.ACLs.byID[n.ACL]; !ok {
+				return fmt.Errorf("invalid datatree: node %s uses ACL id %d, absent from the ACL cache", path, n.ACL)
+			}
 		}
-		return fmt.Errorf("invalid datatree: %s listed twice", path)
+		return nil
 	}
 	n.children = nil
-	if path != "" {
+	if path == "" {
+		if t.root != nil {
+			return fmt.Errorf("invalid datatree: root listed twice")
+		}
+		if err := aclMissing(); err != nil {
+			return err
+		}
+		t.root, t.count = n, 1
+	} else {
 		parentPath, name := Split(path)
-		if t.nodes[parentPath] == nil {
+		parent := t.lookup(parentPath)
+		if t.root == nil || parent == nil {
 			return fmt.Errorf("invalid datatree: parent of %s missing", path)
 		}
-		t.nodes[key] = n
-		t.link(parentPath, name)
-		t.index(key, n.EphemeralOwner)
-	} else {
-		t.nodes[key] = n
+		if parent.children[name] != nil {
+			return fmt.Errorf("invalid datatree: %s listed twice", path)
+		}
+		if err := aclMissing(); err != nil {
+			return err
+		}
+		t.link(parent, name, n)
+		t.index(path, n.EphemeralOwner)
 	}
 	t.dataSize += int64(len(path) + len(n.Data))
+	t.digest += NodeDigest(path, n)
 	t.ACLs.AddRef(n.ACL)
 	return nil
 }
@@ -82,16 +95,8 @@ func (t *Tree) SetSession(id int64, timeout int32) { t.sessions[id] = timeout }
 // node uses are dropped. Missing built-in nodes (/zookeeper,
 // /zookeeper/quota, /zookeeper/config) are added as New adds them.
 func (t *Tree) FinishLoad() error {
-	if t.nodes["/"] == nil {
+	if t.root == nil {
 		return fmt.Errorf("invalid datatree: no root node")
-	}
-	for p, n := range t.nodes {
-		if n.ACL == OpenACLID {
-			continue
-		}
-		if _, ok := t.ACLs.byID[n.ACL]; !ok {
-			return fmt.Errorf("invalid datatree: node %s uses ACL id %d, absent from the ACL cache", p, n.ACL)
-		}
 	}
 	c := t.ACLs
 	for id, acl := range c.byID {
@@ -112,17 +117,19 @@ func (t *Tree) FinishLoad() error {
 			c.byKey[k] = id
 		}
 	}
-	if t.nodes[ZookeeperPath] == nil {
+	if t.lookup(ZookeeperPath) == nil {
 		t.addBuiltin(ZookeeperPath, OpenACLID)
 	}
-	if t.nodes[QuotaPath] == nil {
+	if t.lookup(QuotaPath) == nil {
 		t.addBuiltin(QuotaPath, OpenACLID)
 	}
-	if t.nodes[ConfigPath] == nil {
+	if t.lookup(ConfigPath) == nil {
 		cfgACL := t.ACLs.Intern([]wire.ACL{{Perms: wire.PermRead, Id: wire.Id{Scheme: "world", ID: "anyone"}}})
 		t.addBuiltin(ConfigPath, cfgACL)
-		t.nodes[ConfigPath].Aversion = -1
+		n := t.lookup(ConfigPath)
+		t.undigest(ConfigPath, n)
+		n.Aversion = -1
+		t.redigest(ConfigPath, n)
 	}
-	t.recomputeDigest()
 	return nil
 }

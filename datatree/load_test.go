@@ -78,9 +78,8 @@ func TestLoadAPI(t *testing.T) {
 		t.Error("released list still found by value")
 	}
 
-	tr2 := NewEmpty()
-	tr2.AddLoaded("", &Node{ACL: 9})
-	if err := tr2.FinishLoad(); err == nil || !strings.Contains(err.Error(), "ACL id 9") {
+	// a node whose ACL id the cache lacks is refused as it is added
+	if err := NewEmpty().AddLoaded("", &Node{ACL: 9}); err == nil || !strings.Contains(err.Error(), "ACL id 9") {
 		t.Fatalf("missing ACL: %v", err)
 	}
 	if err := NewEmpty().FinishLoad(); err == nil {

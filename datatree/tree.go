@@ -26,7 +26,7 @@ type Node struct {
 	Cversion       int32
 	Aversion       int32
 	EphemeralOwner int64
-	children       map[string]struct{}
+	children       map[string]*Node // by name
 }
 
 // NumChildren is the current number of children.
@@ -78,7 +78,8 @@ func (n *Node) Stat(s *wire.Stat) {
 
 // Tree is the dataNode tree.
 type Tree struct {
-	nodes      map[string]*Node
+	root       *Node
+	count      int
 	ACLs       *ACLCache
 	ephemerals map[int64]map[string]struct{}
 	containers map[string]struct{}
@@ -100,35 +101,67 @@ const (
 // New returns a tree holding ZooKeeper's built-in nodes.
 func New() *Tree {
 	t := &Tree{
-		nodes:      map[string]*Node{},
 		ACLs:       NewACLCache(),
 		ephemerals: map[int64]map[string]struct{}{},
 		containers: map[string]struct{}{},
 		ttls:       map[string]struct{}{},
 		sessions:   map[int64]int32{},
 	}
-	t.nodes["/"] = &Node{ACL: OpenACLID, Data: []byte{}}
+	t.root, t.count = &Node{ACL: OpenACLID, Data: []byte{}}, 1
 	t.addBuiltin(ZookeeperPath, OpenACLID)
 	t.addBuiltin(QuotaPath, OpenACLID)
 	cfgACL := t.ACLs.Intern([]wire.ACL{{Perms: wire.PermRead, Id: wire.Id{Scheme: "world", ID: "anyone"}}})
 	t.addBuiltin(ConfigPath, cfgACL)
-	t.nodes[ConfigPath].Aversion = -1
+	t.lookup(ConfigPath).Aversion = -1
 	t.recomputeDigest()
 	return t
 }
 
 func (t *Tree) addBuiltin(path string, acl int64) {
-	t.nodes[path] = &Node{ACL: acl, Data: []byte{}}
 	parent, name := Split(path)
-	t.link(parent, name)
+	n := &Node{ACL: acl, Data: []byte{}}
+	t.link(t.lookup(parent), name, n)
+	t.redigest(path, n)
 }
 
-func (t *Tree) link(parent, name string) {
-	p := t.nodes[parent]
-	if p.children == nil {
-		p.children = map[string]struct{}{}
+// lookup walks path from the root; nil when any component is missing or
+// the path is not canonical (empty components, no leading '/').
+func (t *Tree) lookup(path string) *Node {
+	if path == "/" || path == "" {
+		return t.root
 	}
-	p.children[name] = struct{}{}
+	if path[0] != '/' {
+		return nil
+	}
+	n := t.root
+	for rest := path[1:]; n != nil; {
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return n.children[rest]
+		}
+		n = n.children[rest[:i]]
+		rest = rest[i+1:]
+	}
+	return nil
+}
+
+// link adds child n under parent p. The name is copied so the node does
+// not pin the request's path.
+func (t *Tree) link(p *Node, name string, n *Node) {
+	if p.children == nil {
+		p.children = map[string]*Node{}
+	}
+	p.children[strings.Clone(name)] = n
+	t.count++
+}
+
+// unlink removes child name of p.
+func (t *Tree) unlink(p *Node, name string) {
+	delete(p.children, name)
+	if len(p.children) == 0 {
+		p.children = nil
+	}
+	t.count--
 }
 
 // Split returns the parent path and the last component of path. The parent
@@ -158,13 +191,13 @@ func norm(path string) string {
 }
 
 // Get returns the node at path, or nil.
-func (t *Tree) Get(path string) *Node { return t.nodes[norm(path)] }
+func (t *Tree) Get(path string) *Node { return t.lookup(path) }
 
 // ACL returns the ACL list of a node.
 func (t *Tree) ACL(n *Node) []wire.ACL { return t.ACLs.Get(n.ACL) }
 
 // NodeCount is the number of znodes, the root included once.
-func (t *Tree) NodeCount() int { return len(t.nodes) }
+func (t *Tree) NodeCount() int { return t.count }
 
 // DataSize is the sum of path lengths and data lengths, as ZooKeeper's
 // approximate data size.
@@ -215,38 +248,47 @@ func (t *Tree) DescendantCount(path string) int {
 	if n == nil {
 		return 0
 	}
-	count := 0
-	var walk func(p string, n *Node)
-	walk = func(p string, n *Node) {
-		for c := range n.children {
-			cp := Join(p, c)
-			count++
-			if cn := t.nodes[cp]; cn != nil && len(cn.children) > 0 {
-				walk(cp, cn)
+	var count func(n *Node) int
+	count = func(n *Node) int {
+		c := len(n.children)
+		for _, cn := range n.children {
+			if len(cn.children) > 0 {
+				c += count(cn)
 			}
 		}
+		return c
 	}
-	walk(norm(path), n)
-	return count
+	return count(n)
 }
 
 // Walk visits every node in depth-first pre-order (parents before
 // children, children sorted), as snapshots serialise them.
 func (t *Tree) Walk(f func(path string, n *Node) error) error {
-	var walk func(p string) error
-	walk = func(p string) error {
-		n := t.nodes[p]
+	var walk func(p string, n *Node) error
+	walk = func(p string, n *Node) error {
 		if err := f(p, n); err != nil {
 			return err
 		}
 		for _, c := range n.Children() {
-			if err := walk(Join(p, c)); err != nil {
+			if err := walk(Join(p, c), n.children[c]); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return walk("/")
+	return walk("/", t.root)
+}
+
+// each visits every node in no particular order.
+func (t *Tree) each(f func(path string, n *Node)) {
+	var walk func(p string, n *Node)
+	walk = func(p string, n *Node) {
+		f(p, n)
+		for c, cn := range n.children {
+			walk(Join(p, c), cn)
+		}
+	}
+	walk("/", t.root)
 }
 
 func sortedKeys(m map[string]struct{}) []string {

@@ -159,7 +159,8 @@ func (s *Server) Serve() error {
 	if s.snapOnStart {
 		s.TakeSnapshot()
 	}
-	s.wg.Add(4)
+	s.wg.Add(5)
+	go s.trimLoop()
 	go s.purgeLoop()
 	go s.prepLoop()
 	go s.expiryLoop()

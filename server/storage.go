@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -39,6 +40,8 @@ func Recover(cfg *config.Config, log *zap.Logger) (*datatree.Tree, error) {
 
 // recoverTree is Recover that also reports how many logged txns it replayed.
 func recoverTree(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, error) {
+	// what loading allocates stays live: collecting meanwhile is wasted work
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	snapDir, logDir := Dirs(cfg)
 	for _, d := range []string{snapDir, logDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
