@@ -20,9 +20,12 @@ test: vet
 
 # Short fuzz pass over every decoder (FUZZTIME per target).
 FUZZTIME ?= 10s
+FUZZ_PKGS ?= ./wire/ ./txnlog/ ./snapshot/
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./wire/ | grep '^Fuzz'); do \
-		echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./wire/ || exit 1; \
+	@for p in $(FUZZ_PKGS); do \
+		for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+			echo "== $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
 	done
 
 # Side-by-side benchmark of zkserver, Apache ZooKeeper 3.8.0 (when installed:
