@@ -49,7 +49,7 @@ const (
 // lock) while Write walks the tree. Write holds mu's read lock only for
 // short batches (at most batchNodes nodes / about batchBytes bytes): it
 // copies the session table first, then visits nodes depth-first (parents
-// before children, siblings sorted), skipping nodes deleted meanwhile and
+// before children, small sibling sets sorted), skipping nodes deleted meanwhile and
 // missing nodes created after their parent was visited; replaying the log
 // from zxid+1 repairs both. Nodes go to a temporary file while the ACL
 // lists of every id they use are collected, so the ACL map written before
@@ -84,24 +84,12 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 	for id, to := range t.Sessions() {
 		sessions = append(sessions, session{id, to})
 	}
+	// the ACL lists as they are now; nodes walked later almost always use
+	// only these, and then the nodes can go straight into the file
+	known := map[int64][]wire.ACL{}
+	t.ACLs.Each(func(id int64, l []wire.ACL) { known[id] = append([]wire.ACL(nil), l...) })
 	mu.RUnlock()
 	sort.Slice(sessions, func(i, j int) bool { return sessions[i].id < sessions[j].id })
-
-	tmpNodes, err := os.CreateTemp(dir, "tmp-snapnodes-*")
-	if err != nil {
-		return "", fmt.Errorf("snapshot: %w", err)
-	}
-	defer func() {
-		tmpNodes.Close()
-		os.Remove(tmpNodes.Name())
-	}()
-	acls, nodes, err := writeNodes(tmpNodes, t, mu, o.Progress)
-	if err != nil {
-		return "", err
-	}
-	if _, err := tmpNodes.Seek(0, io.SeekStart); err != nil {
-		return "", fmt.Errorf("snapshot: %w", err)
-	}
 
 	final := filepath.Join(dir, Name(zxid, comp))
 	tmp := final + ".tmp"
@@ -116,46 +104,77 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 			os.Remove(tmp)
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	var sink io.Writer = bw
-	var gz *gzip.Writer
-	if comp == "gz" {
-		gz = gzip.NewWriter(bw)
-		sink = gz
+	var (
+		bw    *bufio.Writer
+		gz    *gzip.Writer
+		sum   hash.Hash32
+		cw    *checkedWriter
+		nodes int
+		ids   []int64
+	)
+	// begin (re)starts the file with the header, sessions and ACL map.
+	begin := func(acls map[int64][]wire.ACL) error {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		bw = bufio.NewWriterSize(f, 1<<16)
+		var sink io.Writer = bw
+		gz = nil
+		if comp == "gz" {
+			gz = gzip.NewWriter(bw)
+			sink = gz
+		}
+		sum = adler32.New()
+		cw = &checkedWriter{w: sink, sum: sum}
+		var e wire.Encoder
+		e.Int(Magic)
+		e.Int(Version)
+		e.Long(DBID)
+		e.Int(int32(len(sessions)))
+		for _, s := range sessions {
+			e.Long(s.id)
+			e.Int(s.timeout)
+		}
+		ids = ids[:0]
+		for id := range acls {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		e.Int(int32(len(ids)))
+		for _, id := range ids {
+			e.Long(id)
+			l := acls[id]
+			e.Int(int32(len(l)))
+			for i := range l {
+				l[i].Encode(&e)
+			}
+		}
+		_, err := cw.Write(e.B)
+		return err
 	}
-	sum := adler32.New()
-	cw := &checkedWriter{w: sink, sum: sum}
-
-	var e wire.Encoder
-	e.Int(Magic)
-	e.Int(Version)
-	e.Long(DBID)
-	e.Int(int32(len(sessions)))
-	for _, s := range sessions {
-		e.Long(s.id)
-		e.Int(s.timeout)
+	if err := begin(known); err != nil {
+		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
 	}
-	ids := make([]int64, 0, len(acls))
-	for id := range acls {
-		ids = append(ids, id)
+	used, n, err := writeNodes(cw, t, mu, o.Progress)
+	if err != nil {
+		return "", err
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	e.Int(int32(len(ids)))
-	for _, id := range ids {
-		e.Long(id)
-		l := acls[id]
-		e.Int(int32(len(l)))
-		for i := range l {
-			l[i].Encode(&e)
+	nodes = n
+	for id := range used {
+		if _, have := known[id]; !have {
+			// an ACL list created during the walk: the map written first
+			// lacks it, so write the nodes aside, then the file again
+			log.Info("snapshot: ACL lists changed during the walk; writing again with the nodes aside")
+			if err := writeViaTemp(dir, t, mu, o.Progress, begin, func() *checkedWriter { return cw }, &nodes); err != nil {
+				return "", err
+			}
+			break
 		}
 	}
-	if _, err := cw.Write(e.B); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
-	}
-	if _, err := io.Copy(cw, bufio.NewReaderSize(tmpNodes, 1<<16)); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
-	}
-	e.B = e.B[:0]
+	var e wire.Encoder
 	e.Str("/")
 	if _, err := cw.Write(e.B); err != nil {
 		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
@@ -221,18 +240,33 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 func writeNodes(w io.Writer, t *datatree.Tree, mu *sync.RWMutex, progress func(int)) (map[int64][]wire.ACL, int, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	acls := map[int64][]wire.ACL{}
-	stack := []string{"/"}
+	// Each frame lists the children of one visited node still to write;
+	// paths are built as nodes are visited, so a node with a million
+	// children costs one slice of names under the lock, not a million paths.
+	type frame struct {
+		prefix string
+		names  []string
+	}
+	stack := []frame{{names: []string{""}}} // the root
 	var e wire.Encoder
 	nodes := 0
-	var kids []string
 	for len(stack) > 0 {
 		e.B = e.B[:0]
 		count := 0
 		var bad error
 		mu.RLock()
 		for len(stack) > 0 && count < batchNodes && len(e.B) < batchBytes {
-			p := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
+			top := &stack[len(stack)-1]
+			if len(top.names) == 0 {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			name := top.names[0]
+			top.names = top.names[1:]
+			p := "/"
+			if top.prefix != "" || name != "" {
+				p = datatree.Join(top.prefix, name)
+			}
 			n := t.Get(p)
 			if n == nil {
 				continue // deleted since its parent was visited
@@ -264,10 +298,15 @@ func writeNodes(w io.Writer, t *datatree.Tree, mu *sync.RWMutex, progress func(i
 				}
 			}
 			count++
-			kids = kids[:0]
-			kids = append(kids, n.Children()...)
-			for i := len(kids) - 1; i >= 0; i-- {
-				stack = append(stack, datatree.Join(p, kids[i]))
+			if n.NumChildren() > 0 {
+				kids := n.AppendChildNames(make([]string, 0, n.NumChildren()))
+				if len(kids) <= 1024 {
+					// small sets sorted (deterministic files); a huge one
+					// is left unsorted, as ZooKeeper writes them, so the
+					// read lock is not held for a sort
+					sort.Strings(kids)
+				}
+				stack = append(stack, frame{prefix: p, names: kids})
 			}
 		}
 		mu.RUnlock()
@@ -310,4 +349,34 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// writeViaTemp writes the nodes to a temporary file while collecting the
+// ACL lists they use, then restarts the snapshot with exactly those lists
+// and copies the nodes in.
+func writeViaTemp(dir string, t *datatree.Tree, mu *sync.RWMutex, progress func(int),
+	begin func(map[int64][]wire.ACL) error, cw func() *checkedWriter, nodes *int) error {
+	tmpNodes, err := os.CreateTemp(dir, "tmp-snapnodes-*")
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	defer func() {
+		tmpNodes.Close()
+		os.Remove(tmpNodes.Name())
+	}()
+	acls, n, err := writeNodes(tmpNodes, t, mu, progress)
+	if err != nil {
+		return err
+	}
+	*nodes = n
+	if _, err := tmpNodes.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if err := begin(acls); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if _, err := io.Copy(cw(), bufio.NewReaderSize(tmpNodes, 1<<16)); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return nil
 }
