@@ -42,6 +42,9 @@ func (n *Node) Children() []string {
 	return out
 }
 
+// Child returns the child called name, or nil.
+func (n *Node) Child(name string) *Node { return n.children[name] }
+
 // AppendChildNames appends the child names to dst in no particular order
 // (cheaper than Children for walks that need no order).
 func (n *Node) AppendChildNames(dst []string) []string {

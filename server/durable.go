@@ -96,7 +96,10 @@ type DurableCommit struct {
 	Log      *txnlog.Log
 	Rule     *SnapshotRule
 	Snapshot func() // starts a background snapshot (skipped if one runs)
-	Logger   *zap.Logger
+	// SegmentLimit rolls the log once a segment passes it (bytes, with
+	// preallocation; <= 0: no limit), ZooKeeper's txnLogSizeLimitInKb.
+	SegmentLimit int64
+	Logger       *zap.Logger
 
 	apply  func([]*Proposal)
 	failed atomic.Bool
@@ -136,11 +139,15 @@ func (d *DurableCommit) Propose(batch []*Proposal) {
 			snap = true
 		}
 	}
-	if snap {
+	switch {
+	case snap:
 		d.Log.Roll()
 		if d.Snapshot != nil {
 			d.Snapshot()
 		}
+	case d.SegmentLimit > 0 && d.Log.CurrentSize() > d.SegmentLimit:
+		// zookeeper.txnLogSizeLimitInKb: a new segment, no snapshot
+		d.Log.Roll()
 	}
 }
 

@@ -208,7 +208,7 @@ func OpenDurable(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		return nil, err
 	}
 	dc := &DurableCommit{
-		Log: tl, Logger: log,
+		Log: tl, Logger: log, SegmentLimit: cfg.TxnLogSizeLimitInKb * 1024,
 		Rule: &SnapshotRule{SnapCount: cfg.SnapCount, SizeLimit: cfg.SnapSizeLimitInKb * 1024,
 			Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5a4b))},
 	}

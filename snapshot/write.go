@@ -240,58 +240,86 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 func writeNodes(w io.Writer, t *datatree.Tree, mu *sync.RWMutex, progress func(int)) (map[int64][]wire.ACL, int, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	acls := map[int64][]wire.ACL{}
-	// Each frame lists the children of one visited node still to write;
-	// paths are built as nodes are visited, so a node with a million
-	// children costs one slice of names under the lock, not a million paths.
+	type Node = datatree.Node
+	// Each frame lists the children of one visited node still to write.
+	// Between batches the tree changes: at the start of each batch every
+	// frame's node is looked up again by path, and a frame whose node was
+	// deleted (or replaced by a new one) is dropped, since replaying the log
+	// recreates whatever was created after the walk began. Within a batch
+	// the read lock holds the tree still, so children are found through
+	// their parent, and a path is built only for nodes that have children.
 	type frame struct {
-		prefix string
+		prefix string // "" for the root's children
+		node   *Node
+		path   string // the node's own path ("/" for the root)
 		names  []string
 	}
-	stack := []frame{{names: []string{""}}} // the root
-	var e wire.Encoder
+	root := t.Get("/")
+	e := wire.Encoder{}
+	writeNode := func(prefix, name string, n *Node) {
+		// the path, written without building the string: prefix/name
+		if n == root {
+			e.Str("")
+		} else {
+			e.Int(int32(len(prefix) + 1 + len(name)))
+			e.B = append(e.B, prefix...)
+			e.B = append(e.B, '/')
+			e.B = append(e.B, name...)
+		}
+		e.Buffer(n.Data)
+		e.Long(n.ACL)
+		e.Long(n.Czxid)
+		e.Long(n.Mzxid)
+		e.Long(n.Ctime)
+		e.Long(n.Mtime)
+		e.Int(n.Version)
+		e.Int(n.Cversion)
+		e.Int(n.Aversion)
+		e.Long(n.EphemeralOwner)
+		e.Long(n.Pzxid)
+	}
+	var stack []frame
 	nodes := 0
-	for len(stack) > 0 {
+	first := true
+	for first || len(stack) > 0 {
 		e.B = e.B[:0]
 		count := 0
 		var bad error
 		mu.RLock()
-		for len(stack) > 0 && count < batchNodes && len(e.B) < batchBytes {
-			top := &stack[len(stack)-1]
-			if len(top.names) == 0 {
-				stack = stack[:len(stack)-1]
-				continue
+		// revalidate the frames against the tree as it is now
+		for i := range stack {
+			if stack[i].node != nil && t.Get(stack[i].path) != stack[i].node {
+				stack[i].node, stack[i].names = nil, nil
 			}
-			name := top.names[0]
-			top.names = top.names[1:]
-			p := "/"
-			if top.prefix != "" || name != "" {
-				p = datatree.Join(top.prefix, name)
-			}
-			n := t.Get(p)
-			if n == nil {
-				continue // deleted since its parent was visited
-			}
-			if p == "/" {
-				e.Str("")
+		}
+		for (first || len(stack) > 0) && count < batchNodes && len(e.B) < batchBytes {
+			var n *Node
+			var prefix, name string
+			if first {
+				first = false
+				n = t.Get("/")
+				if n == nil {
+					break
+				}
 			} else {
-				e.Str(p)
+				top := &stack[len(stack)-1]
+				if len(top.names) == 0 || top.node == nil {
+					stack = stack[:len(stack)-1]
+					continue
+				}
+				name = top.names[0]
+				top.names = top.names[1:]
+				prefix = top.prefix
+				if n = top.node.Child(name); n == nil {
+					continue // deleted since its parent was visited
+				}
 			}
-			e.Buffer(n.Data)
-			e.Long(n.ACL)
-			e.Long(n.Czxid)
-			e.Long(n.Mzxid)
-			e.Long(n.Ctime)
-			e.Long(n.Mtime)
-			e.Int(n.Version)
-			e.Int(n.Cversion)
-			e.Int(n.Aversion)
-			e.Long(n.EphemeralOwner)
-			e.Long(n.Pzxid)
+			writeNode(prefix, name, n)
 			if n.ACL != datatree.OpenACLID {
 				if _, have := acls[n.ACL]; !have {
 					l := t.ACLs.Get(n.ACL)
 					if l == nil {
-						bad = fmt.Errorf("snapshot: node %s uses ACL id %d, absent from the ACL cache", p, n.ACL)
+						bad = fmt.Errorf("snapshot: node %s/%s uses ACL id %d, absent from the ACL cache", prefix, name, n.ACL)
 						break
 					}
 					acls[n.ACL] = append([]wire.ACL(nil), l...)
@@ -306,7 +334,12 @@ func writeNodes(w io.Writer, t *datatree.Tree, mu *sync.RWMutex, progress func(i
 					// read lock is not held for a sort
 					sort.Strings(kids)
 				}
-				stack = append(stack, frame{prefix: p, names: kids})
+				path, childPrefix := "/", ""
+				if n != root {
+					path = prefix + "/" + name
+					childPrefix = path
+				}
+				stack = append(stack, frame{prefix: childPrefix, node: n, path: path, names: kids})
 			}
 		}
 		mu.RUnlock()
