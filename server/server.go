@@ -63,7 +63,10 @@ type Server struct {
 	logDir      string
 	snapping    atomic.Bool
 	snapOnStart bool
-	snapWG      sync.WaitGroup
+	// snapNotBefore is written by the snapshot goroutine and read by the
+	// next TakeSnapshot, ordered through snapping
+	snapNotBefore time.Time
+	snapWG        sync.WaitGroup
 
 	ln      net.Listener
 	closing chan struct{}
@@ -157,7 +160,7 @@ func (s *Server) Serve() error {
 	s.started = s.now()
 	s.commit.Start(s.applyBatch)
 	if s.snapOnStart {
-		s.TakeSnapshot()
+		s.takeSnapshot(true)
 	}
 	s.wg.Add(5)
 	go s.trimLoop()

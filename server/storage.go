@@ -127,9 +127,23 @@ func Replay(tree *datatree.Tree, logDir string, from int64, log *zap.Logger) (in
 	}
 }
 
+// snapshotDuty bounds the share of time spent writing snapshots: after a
+// snapshot that took d, the next one starts no sooner than
+// (snapshotDuty-1)*d later. ZooKeeper only skips a snapshot while one runs,
+// so with a large tree and a high write rate it snapshots back to back and
+// the serialisation and page-cache writes take a core from the clients;
+// deferring keeps recovery bounded (the log since the last snapshot) while
+// writes keep most of the machine.
+const snapshotDuty = 4
+
 // TakeSnapshot starts a background snapshot unless one is running
-// (ZooKeeper's "Too busy to snap, skipping").
+// (ZooKeeper's "Too busy to snap, skipping") or the last one ended too
+// recently (snapshotDuty).
 func (s *Server) TakeSnapshot() {
+	s.takeSnapshot(false)
+}
+
+func (s *Server) takeSnapshot(atStart bool) {
 	if s.snapDir == "" {
 		return
 	}
@@ -137,20 +151,33 @@ func (s *Server) TakeSnapshot() {
 		s.log.Warn("too busy to snap, skipping")
 		return
 	}
+	if !atStart {
+		if wait := time.Until(s.snapNotBefore); wait > 0 {
+			s.snapping.Store(false)
+			s.log.Info("snapshot deferred: the last one ended too recently", zap.Duration("for", wait))
+			return
+		}
+	}
 	s.snapWG.Add(1)
 	go func() {
 		defer s.snapWG.Done()
 		defer s.snapping.Store(false)
+		if atStart {
+			// give back what recovery allocated before the snapshot adds to it
+			debug.FreeOSMemory()
+		}
 		start := time.Now()
 		zxid := s.lastZxid.Load()
 		path, err := snapshot.Write(s.snapDir, zxid, s.tree, &s.treeMu, snapshot.WriteOptions{
 			Compression: s.cfg.SnapshotCompression, Logger: s.log,
 		})
+		took := time.Since(start)
+		s.snapNotBefore = time.Now().Add((snapshotDuty - 1) * took)
 		if err != nil {
 			s.log.Error("snapshot failed", zap.Error(err))
 			return
 		}
-		s.log.Info("snapshot taken", zap.String("file", path), zap.Duration("took", time.Since(start)))
+		s.log.Info("snapshot taken", zap.String("file", path), zap.Duration("took", took))
 	}()
 }
 
