@@ -222,6 +222,9 @@ for wl in $WORKLOADS; do
 				for i in $(seq 0 $((n - 1))); do
 					s=${ALL[$(((i + rep - 1) % n))]}
 					if [ "$s" = fake ] && [ "$wl" = exists-watch ]; then continue; fi
+					# Write back what earlier runs left dirty (snapshots and
+					# logs of either server), so no run pays for another's I/O.
+					sync -f "$WORK" 2>/dev/null || sync
 					out=$("$BENCH" -json -addr "127.0.0.1:${PORT[$s]}" -workload "$wl" -clients "$c" \
 						-value-size "$size" -duration "$DURATION" -warmup "$WARMUP" -label "$s" -rep "$rep" 2>"$WORK/zkbench.err") || {
 						failed=$((failed + 1))
