@@ -16,22 +16,7 @@ import (
 
 func start4lwServer(t *testing.T, words map[string]bool) *Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.TickTime = 2000
-	cfg.DataDir = t.TempDir()
-	cfg.FourLetterWords = words
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	// an ephemeral port: set after Resolve, which wants a fixed one
-	cfg.ClientPortAddress, cfg.ClientPort = "127.0.0.1", 0
-	s := New(Options{Config: cfg})
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	t.Cleanup(s.Close)
-	return s
+	return startConfigured(t, func(cfg *config.Config) { cfg.FourLetterWords = words })
 }
 
 func allWords() map[string]bool {

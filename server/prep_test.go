@@ -19,10 +19,18 @@ import (
 const ioWait = 10 * time.Second
 
 // startServer runs a standalone in-memory server on a loopback port.
-func startServer(t *testing.T) *Server {
+func startServer(t *testing.T) *Server { return startConfigured(t, nil) }
+
+// startConfigured is startServer with the config adjusted by tune (before
+// Resolve) when tune is not nil.
+func startConfigured(t *testing.T, tune func(*config.Config)) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.TickTime = 2000
+	cfg.DataDir = t.TempDir()
+	if tune != nil {
+		tune(cfg)
+	}
 	if err := cfg.Resolve(); err != nil {
 		t.Fatal(err)
 	}

@@ -247,17 +247,22 @@ func (s *Server) multiRead(ids []wire.Id, body []byte) (wire.Record, wire.Err) {
 // those whose znodes changed after relativeZxid.
 func (s *Server) setWatches(c *conn, q *wire.SetWatches) {
 	rel := q.RelativeZxid
-	for _, p := range q.DataWatches {
-		n := s.tree.Get(p)
-		switch {
-		case n == nil:
-			c.notify(wire.EventNodeDeleted, p)
-		case n.Mzxid > rel:
-			c.notify(wire.EventNodeDataChanged, p)
-		default:
-			s.watches.addData(normPath(p), c)
+	// data and child watches: gone -> NodeDeleted, changed since rel -> the
+	// change event, else registered again
+	resume := func(paths []string, zxid func(*datatree.Node) int64, changed int32, add func(string, *conn)) {
+		for _, p := range paths {
+			n := s.tree.Get(p)
+			switch {
+			case n == nil:
+				c.notify(wire.EventNodeDeleted, p)
+			case zxid(n) > rel:
+				c.notify(changed, p)
+			default:
+				add(normPath(p), c)
+			}
 		}
 	}
+	resume(q.DataWatches, func(n *datatree.Node) int64 { return n.Mzxid }, wire.EventNodeDataChanged, s.watches.addData)
 	for _, p := range q.ExistWatches {
 		if s.tree.Get(p) != nil {
 			c.notify(wire.EventNodeCreated, p)
@@ -265,17 +270,7 @@ func (s *Server) setWatches(c *conn, q *wire.SetWatches) {
 			s.watches.addData(normPath(p), c)
 		}
 	}
-	for _, p := range q.ChildWatches {
-		n := s.tree.Get(p)
-		switch {
-		case n == nil:
-			c.notify(wire.EventNodeDeleted, p)
-		case n.Pzxid > rel:
-			c.notify(wire.EventNodeChildrenChanged, p)
-		default:
-			s.watches.addChild(normPath(p), c)
-		}
-	}
+	resume(q.ChildWatches, func(n *datatree.Node) int64 { return n.Pzxid }, wire.EventNodeChildrenChanged, s.watches.addChild)
 	for _, p := range q.PersistentWatch {
 		s.watches.addPersistent(normPath(p), c, false)
 	}

@@ -11,21 +11,10 @@ import (
 
 func startReaperServer(t *testing.T) *Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.TickTime = 2000
-	cfg.ExtendedTypesEnabled = true
-	cfg.ContainerCheckIntervalMs = 50
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.ClientPortAddress, cfg.ClientPort = "127.0.0.1", 0
-	s := New(Options{Config: cfg})
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve()
-	t.Cleanup(s.Close)
-	return s
+	return startConfigured(t, func(cfg *config.Config) {
+		cfg.ExtendedTypesEnabled = true
+		cfg.ContainerCheckIntervalMs = 50
+	})
 }
 
 // waitGone polls (bounded) until path no longer exists.
