@@ -101,14 +101,35 @@ type DurableCommit struct {
 	SegmentLimit int64
 	Logger       *zap.Logger
 
-	apply  func([]*Proposal)
-	failed atomic.Bool
-	once   sync.Once
+	applyCh chan []*Proposal
+	applied chan struct{}
+	failed  atomic.Bool
+	once    sync.Once
 }
 
 func (d *DurableCommit) Start(apply func([]*Proposal)) {
-	d.apply = apply
 	d.Rule.reset()
+	d.applyCh = make(chan []*Proposal, 1024)
+	d.applied = make(chan struct{})
+	go func() {
+		defer close(d.applied)
+		for b := range d.applyCh {
+			// gather what is already queued into one apply
+			for more := true; more; {
+				select {
+				case nb, ok := <-d.applyCh:
+					if !ok {
+						more = false
+						break
+					}
+					b = append(b, nb...)
+				default:
+					more = false
+				}
+			}
+			apply(b)
+		}
+	}()
 }
 
 // Propose logs the batch; it is applied after its fsync.
@@ -130,9 +151,9 @@ func (d *DurableCommit) Propose(batch []*Proposal) {
 			}
 			return
 		}
-		// apply on the log's goroutine right after the fsync, as
-		// ZooKeeper's sync thread does: one hand-off less per write
-		d.apply(batch)
+		// applied on its own goroutine, so the log starts the next
+		// write + fsync while this batch is applied
+		d.applyCh <- batch
 	})
 	for range batch {
 		if d.Rule.Next(d.Log.CurrentSize()) {
@@ -154,6 +175,8 @@ func (d *DurableCommit) Propose(batch []*Proposal) {
 func (d *DurableCommit) Close() {
 	d.once.Do(func() {
 		d.Log.Sync()
-		d.Log.Close()
+		d.Log.Close() // every done callback has run
+		close(d.applyCh)
+		<-d.applied
 	})
 }
