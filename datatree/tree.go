@@ -194,14 +194,6 @@ func Join(parent, name string) string {
 	return parent + "/" + name
 }
 
-// norm maps the empty path, ZooKeeper's alias of the root, to "/".
-func norm(path string) string {
-	if path == "" {
-		return "/"
-	}
-	return path
-}
-
 // Get returns the node at path, or nil.
 func (t *Tree) Get(path string) *Node { return t.lookup(path) }
 

@@ -41,26 +41,27 @@ func NewMemoryCommit() *MemoryCommit {
 	return &MemoryCommit{ch: make(chan []*Proposal, 1024), done: make(chan struct{})}
 }
 
-func (m *MemoryCommit) Start(apply func([]*Proposal)) {
-	go func() {
-		defer close(m.done)
-		for b := range m.ch {
-			// gather what is already queued into one apply
-			for more := true; more; {
-				select {
-				case nb, ok := <-m.ch:
-					if !ok {
-						more = false
-						break
-					}
-					b = append(b, nb...)
-				default:
+func (m *MemoryCommit) Start(apply func([]*Proposal)) { go applyLoop(m.ch, apply, m.done) }
+
+// applyLoop applies committed batches in order until ch is closed, folding
+// whatever is already queued into one call, then closes done.
+func applyLoop(ch <-chan []*Proposal, apply func([]*Proposal), done chan<- struct{}) {
+	defer close(done)
+	for b := range ch {
+		for more := true; more; {
+			select {
+			case nb, ok := <-ch:
+				if !ok {
 					more = false
+					break
 				}
+				b = append(b, nb...)
+			default:
+				more = false
 			}
-			apply(b)
 		}
-	}()
+		apply(b)
+	}
 }
 
 func (m *MemoryCommit) Propose(batch []*Proposal) { m.ch <- batch }

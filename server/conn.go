@@ -41,13 +41,11 @@ type request struct {
 	close bool        // close the connection after the reply
 	done  chan struct{}
 	zxid  int64
-	err   wire.Err
 }
 
 // result builds the reply of a write once it is applied (tree locked).
 func (r *request) result(p *Proposal, res *datatree.Result) {
 	r.zxid = p.Hdr.Zxid
-	r.err = res.Err
 	if r.c == nil || r.op == wire.OpCreateSession {
 		return
 	}

@@ -111,25 +111,7 @@ func (d *DurableCommit) Start(apply func([]*Proposal)) {
 	d.Rule.reset()
 	d.applyCh = make(chan []*Proposal, 1024)
 	d.applied = make(chan struct{})
-	go func() {
-		defer close(d.applied)
-		for b := range d.applyCh {
-			// gather what is already queued into one apply
-			for more := true; more; {
-				select {
-				case nb, ok := <-d.applyCh:
-					if !ok {
-						more = false
-						break
-					}
-					b = append(b, nb...)
-				default:
-					more = false
-				}
-			}
-			apply(b)
-		}
-	}()
+	go applyLoop(d.applyCh, apply, d.applied)
 }
 
 // Propose logs the batch; it is applied after its fsync.

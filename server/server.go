@@ -77,12 +77,10 @@ type Server struct {
 }
 
 type stats struct {
-	received, sent       atomic.Int64
-	latMin, latMax       atomic.Int64
-	latSum, latCount     atomic.Int64
-	outstandingRequests  atomic.Int64
-	lastClientResponseSz atomic.Int64
-	digestMismatches     atomic.Int64
+	received, sent   atomic.Int64
+	latMin, latMax   atomic.Int64
+	latSum, latCount atomic.Int64
+	digestMismatches atomic.Int64
 }
 
 func (s *stats) reset() {
