@@ -127,7 +127,8 @@ func (e *errAt) Unwrap() error { return e.err }
 // reader reads jute values from a stream, keeping the Adler-32 of every
 // byte consumed and the offset. The first error sticks.
 type reader struct {
-	br   *bufio.Reader
+	in   io.Reader     // where bytes come from: br, or a caller's stream read exactly
+	br   *bufio.Reader // nil when reading a caller's stream (atEOF unavailable)
 	sum  hash.Hash32
 	off  int64
 	size int64 // total bytes, -1 when unknown (compressed)
@@ -147,8 +148,10 @@ func (r *reader) full(p []byte, what string) bool {
 		return false
 	}
 	start := r.off
-	n, err := io.ReadFull(r.br, p)
-	r.sum.Write(p[:n])
+	n, err := io.ReadFull(r.in, p)
+	if r.sum != nil {
+		r.sum.Write(p[:n])
+	}
 	r.off += int64(n)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -257,7 +260,8 @@ const progressEvery = 1 << 20
 // decode parses a whole uncompressed snapshot stream. size is its length
 // when known, else -1.
 func decode(src io.Reader, size int64, file string, log *zap.Logger) (*Snapshot, error) {
-	r := &reader{br: bufio.NewReaderSize(src, 1<<16), sum: adler32.New(), size: size, file: file}
+	br := bufio.NewReaderSize(src, 1<<16)
+	r := &reader{in: br, br: br, sum: adler32.New(), size: size, file: file}
 	start := time.Now()
 	magic := r.int("magic")
 	if r.err == nil && magic != Magic {
@@ -266,6 +270,61 @@ func decode(src io.Reader, size int64, file string, log *zap.Logger) (*Snapshot,
 	r.int("version")
 	r.long("dbid")
 
+	t, nodes := r.body(log, start)
+	r.seal("seal 1 (Adler-32)")
+	if r.err != nil {
+		return nil, r.err
+	}
+	s := &Snapshot{Tree: t, Nodes: nodes, LastProcessedZxid: -1}
+
+	// Optional digest section and seal 2.
+	if !r.atEOF() && r.err == nil {
+		d := &Digest{}
+		d.Zxid = r.long("digest zxid")
+		d.Version = r.int("digest version")
+		if d.Version < 2 {
+			off := r.off
+			hex, ok := r.str("digest")
+			if r.err == nil && ok {
+				v, err := strconv.ParseUint(hex, 16, 64)
+				if err != nil {
+					r.fail(off, "digest", err)
+				}
+				d.Value = int64(v)
+			}
+		} else {
+			d.Value = r.long("digest")
+		}
+		r.seal("seal 2 (Adler-32)")
+		s.Digest = d
+		// ZooKeeper 3.9: last processed zxid and seal 3.
+		if !r.atEOF() && r.err == nil {
+			s.LastProcessedZxid = r.long("last processed zxid")
+			r.seal("seal 3 (Adler-32)")
+			if !r.atEOF() && r.err == nil {
+				log.Warn("ignoring unknown bytes at the end of snapshot", zap.String("file", file), zap.Int64("offset", r.off))
+			}
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := t.FinishLoad(); err != nil {
+		return nil, &errAt{file: file, off: r.off, msg: "after loading", err: err}
+	}
+	if nodes >= 4096 {
+		log.Info("loaded snapshot", zap.String("file", file), zap.Int("nodes", nodes),
+			zap.Int64("bytes", r.off), zap.Duration("elapsed", time.Since(start)))
+	}
+	return s, nil
+}
+
+// body reads a snapshot body: the session table, the ACL cache and the node
+// records up to and including the "/" that ends them. It returns the tree
+// (FinishLoad not yet done) and the number of nodes; on failure r.err is
+// set. Progress of large bodies goes to log.
+func (r *reader) body(log *zap.Logger, start time.Time) (*datatree.Tree, int) {
+	file := r.file
 	t := datatree.NewEmpty()
 	off := r.off
 	nsess := r.int("session count")
@@ -326,7 +385,7 @@ func decode(src io.Reader, size int64, file string, log *zap.Logger) (*Snapshot,
 			r.fail(off, "null node path", nil)
 			break
 		}
-		if path == "/" {
+		if path == endOfNodes {
 			break
 		}
 		n := &datatree.Node{}
@@ -357,52 +416,7 @@ func decode(src io.Reader, size int64, file string, log *zap.Logger) (*Snapshot,
 			}
 		}
 	}
-	r.seal("seal 1 (Adler-32)")
-	if r.err != nil {
-		return nil, r.err
-	}
-	s := &Snapshot{Tree: t, Nodes: nodes, LastProcessedZxid: -1}
-
-	// Optional digest section and seal 2.
-	if !r.atEOF() && r.err == nil {
-		d := &Digest{}
-		d.Zxid = r.long("digest zxid")
-		d.Version = r.int("digest version")
-		if d.Version < 2 {
-			off = r.off
-			hex, ok := r.str("digest")
-			if r.err == nil && ok {
-				v, err := strconv.ParseUint(hex, 16, 64)
-				if err != nil {
-					r.fail(off, "digest", err)
-				}
-				d.Value = int64(v)
-			}
-		} else {
-			d.Value = r.long("digest")
-		}
-		r.seal("seal 2 (Adler-32)")
-		s.Digest = d
-		// ZooKeeper 3.9: last processed zxid and seal 3.
-		if !r.atEOF() && r.err == nil {
-			s.LastProcessedZxid = r.long("last processed zxid")
-			r.seal("seal 3 (Adler-32)")
-			if !r.atEOF() && r.err == nil {
-				log.Warn("ignoring unknown bytes at the end of snapshot", zap.String("file", file), zap.Int64("offset", r.off))
-			}
-		}
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if err := t.FinishLoad(); err != nil {
-		return nil, &errAt{file: file, off: r.off, msg: "after loading", err: err}
-	}
-	if nodes >= 4096 {
-		log.Info("loaded snapshot", zap.String("file", file), zap.Int("nodes", nodes),
-			zap.Int64("bytes", r.off), zap.Duration("elapsed", time.Since(start)))
-	}
-	return s, nil
+	return t, nodes
 }
 
 // LoadLatest loads the newest usable snapshot of dir: it tries up to 100

@@ -71,25 +71,11 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 	}
 	start := time.Now()
 
-	mu.RLock()
-	if t.Get("/") == nil {
-		mu.RUnlock()
-		return "", fmt.Errorf("snapshot: tree has no root")
+	head, err := captureHead(t, mu)
+	if err != nil {
+		return "", err
 	}
-	type session struct {
-		id      int64
-		timeout int32
-	}
-	sessions := make([]session, 0, len(t.Sessions()))
-	for id, to := range t.Sessions() {
-		sessions = append(sessions, session{id, to})
-	}
-	// the ACL lists as they are now; nodes walked later almost always use
-	// only these, and then the nodes can go straight into the file
-	known := map[int64][]wire.ACL{}
-	t.ACLs.Each(func(id int64, l []wire.ACL) { known[id] = append([]wire.ACL(nil), l...) })
-	mu.RUnlock()
-	sort.Slice(sessions, func(i, j int) bool { return sessions[i].id < sessions[j].id })
+	known := head.acls
 
 	final := filepath.Join(dir, Name(zxid, comp))
 	tmp := final + ".tmp"
@@ -110,7 +96,7 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 		sum   hash.Hash32
 		cw    *checkedWriter
 		nodes int
-		ids   []int64
+		ids   int
 	)
 	// begin (re)starts the file with the header, sessions and ACL map.
 	begin := func(acls map[int64][]wire.ACL) error {
@@ -133,32 +119,14 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 		e.Int(Magic)
 		e.Int(Version)
 		e.Long(DBID)
-		e.Int(int32(len(sessions)))
-		for _, s := range sessions {
-			e.Long(s.id)
-			e.Int(s.timeout)
-		}
-		ids = ids[:0]
-		for id := range acls {
-			ids = append(ids, id)
-		}
-		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-		e.Int(int32(len(ids)))
-		for _, id := range ids {
-			e.Long(id)
-			l := acls[id]
-			e.Int(int32(len(l)))
-			for i := range l {
-				l[i].Encode(&e)
-			}
-		}
+		ids = head.appendBody(&e, acls)
 		_, err := cw.Write(e.B)
 		return err
 	}
 	if err := begin(known); err != nil {
 		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
 	}
-	used, n, err := writeNodes(cw, t, mu, o.Progress)
+	used, n, err := writeNodes(cw, t, mu, walk{progress: o.Progress})
 	if err != nil {
 		return "", err
 	}
@@ -175,7 +143,7 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 		}
 	}
 	var e wire.Encoder
-	e.Str("/")
+	e.Str(endOfNodes)
 	if _, err := cw.Write(e.B); err != nil {
 		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
 	}
@@ -229,15 +197,100 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 		}
 	}
 	log.Info("snapshot written", zap.String("file", final), zap.Int("nodes", nodes),
-		zap.Int("sessions", len(sessions)), zap.Int("acls", len(ids)),
+		zap.Int("sessions", len(head.sessions)), zap.Int("acls", ids),
 		zap.Int64("bytes", cw.n), zap.Duration("elapsed", time.Since(start)))
 	return final, nil
+}
+
+// endOfNodes is the path that ends the node records (no real node has it:
+// the root is written as "").
+const endOfNodes = "/"
+
+// session is one entry of the session table.
+type session struct {
+	id      int64
+	timeout int32
+}
+
+// bodyHead is what precedes the node records of a snapshot body, captured
+// under one read lock at the start of a walk.
+type bodyHead struct {
+	sessions []session // sorted by id
+	// acls holds every ACL list of the cache at the start; nodes walked
+	// later almost always use only these.
+	acls map[int64][]wire.ACL
+	// zxid is the tree's last applied zxid at the start: every node with a
+	// higher czxid was created during the walk.
+	zxid int64
+}
+
+// captureHead copies the session table and the ACL cache of t.
+func captureHead(t *datatree.Tree, mu *sync.RWMutex) (*bodyHead, error) {
+	mu.RLock()
+	if t.Get("/") == nil {
+		mu.RUnlock()
+		return nil, fmt.Errorf("snapshot: tree has no root")
+	}
+	h := &bodyHead{
+		sessions: make([]session, 0, len(t.Sessions())),
+		acls:     map[int64][]wire.ACL{},
+		zxid:     t.LastZxid,
+	}
+	for id, to := range t.Sessions() {
+		h.sessions = append(h.sessions, session{id, to})
+	}
+	t.ACLs.Each(func(id int64, l []wire.ACL) { h.acls[id] = append([]wire.ACL(nil), l...) })
+	mu.RUnlock()
+	sort.Slice(h.sessions, func(i, j int) bool { return h.sessions[i].id < h.sessions[j].id })
+	return h, nil
+}
+
+// appendBody encodes the start of a snapshot body: the session count and
+// sessions, then the ACL map acls (keys ascending). It returns the number
+// of ACL lists.
+func (h *bodyHead) appendBody(e *wire.Encoder, acls map[int64][]wire.ACL) int {
+	e.Int(int32(len(h.sessions)))
+	for _, s := range h.sessions {
+		e.Long(s.id)
+		e.Int(s.timeout)
+	}
+	ids := make([]int64, 0, len(acls))
+	for id := range acls {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	e.Int(int32(len(ids)))
+	for _, id := range ids {
+		e.Long(id)
+		l := acls[id]
+		e.Int(int32(len(l)))
+		for i := range l {
+			l[i].Encode(e)
+		}
+	}
+	return len(ids)
+}
+
+// walk tunes writeNodes.
+type walk struct {
+	// progress, when set, is called without the lock after every batch
+	// with the number of nodes written so far.
+	progress func(nodes int)
+	// fixed, when set, is the ACL map already sent ahead of the nodes,
+	// which cannot be rewritten (a SNAP stream). A node whose ACL id is
+	// not in it got a list created during the walk: it is left out (with
+	// its subtree) when its czxid is above since, as replaying the txns
+	// after since recreates it; otherwise the walk fails with
+	// ErrStreamACLChanged.
+	fixed map[int64][]wire.ACL
+	since int64
 }
 
 // writeNodes walks t in batches and writes the node records (path, data,
 // ACL key, StatPersisted) to w. It returns the ACL list of every id the
 // written nodes use and the number of nodes written.
-func writeNodes(w io.Writer, t *datatree.Tree, mu *sync.RWMutex, progress func(int)) (map[int64][]wire.ACL, int, error) {
+func writeNodes(w io.Writer, t *datatree.Tree, mu *sync.RWMutex, o walk) (map[int64][]wire.ACL, int, error) {
+	progress := o.progress
 	bw := bufio.NewWriterSize(w, 1<<16)
 	acls := map[int64][]wire.ACL{}
 	type Node = datatree.Node
@@ -312,6 +365,15 @@ func writeNodes(w io.Writer, t *datatree.Tree, mu *sync.RWMutex, progress func(i
 				prefix = top.prefix
 				if n = top.node.Child(name); n == nil {
 					continue // deleted since its parent was visited
+				}
+			}
+			if o.fixed != nil && n.ACL != datatree.OpenACLID {
+				if _, have := o.fixed[n.ACL]; !have {
+					if n.Czxid > o.since {
+						continue // created during the walk: replay recreates it
+					}
+					bad = fmt.Errorf("%w: node %s/%s (czxid %#x) now uses ACL id %d", ErrStreamACLChanged, prefix, name, n.Czxid, n.ACL)
+					break
 				}
 			}
 			writeNode(prefix, name, n)
@@ -397,7 +459,7 @@ func writeViaTemp(dir string, t *datatree.Tree, mu *sync.RWMutex, progress func(
 		tmpNodes.Close()
 		os.Remove(tmpNodes.Name())
 	}()
-	acls, n, err := writeNodes(tmpNodes, t, mu, progress)
+	acls, n, err := writeNodes(tmpNodes, t, mu, walk{progress: progress})
 	if err != nil {
 		return err
 	}
