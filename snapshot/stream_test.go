@@ -175,7 +175,14 @@ func TestReadStreamErrors(t *testing.T) {
 	for _, blob := range [][]byte{
 		func() []byte { e = enc{}; e.i(0x7fffffff); return e.b }(),
 		func() []byte { e = enc{}; e.i(0); e.i(0); e.i(0x7ffffff0); return e.b }(),
-		func() []byte { e = enc{}; e.i(0); e.i(1); e.l(1); e.i(0x7fffffff); return e.b }(),
+		func() []byte {
+			e = enc{}
+			e.i(0)
+			e.i(1)
+			e.l(1)
+			e.i(0x7fffffff)
+			return e.b
+		}(),
 	} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
