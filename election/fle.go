@@ -137,8 +137,8 @@ type Machine struct {
 	// what StartLooking was given
 	lastZxid, currentEpoch int64
 
-	current    Vote // QuorumPeer.currentVote
-	currentSet bool
+	current Vote // QuorumPeer.currentVote
+	started bool // StartLooking has been called once
 
 	recvset       map[int64]tallied
 	outofelection map[int64]tallied
@@ -166,7 +166,10 @@ func NewMachine(cfg Config) *Machine {
 		cfg.MaxNotificationInterval = DefaultMaxNotificationInterval
 	}
 	m := &Machine{cfg: cfg, voters: make(map[int64]bool, len(cfg.Voters)), state: wire.StateLooking,
-		propLeader: -1, propZxid: -1}
+		propLeader: -1, propZxid: -1,
+		// Until StartLooking tells us our zxid and epoch, the vote we answer
+		// with has zxid and epochs -1 (a -1 zxid makes receivers ignore it).
+		current: Vote{Leader: cfg.MyID, Zxid: -1, ElectionEpoch: -1, PeerEpoch: -1}}
 	for _, v := range cfg.Voters {
 		m.voters[v] = true
 	}
@@ -183,9 +186,11 @@ func (m *Machine) Electing() bool { return m.active }
 // LogicalClock is the current election round.
 func (m *Machine) LogicalClock() int64 { return m.logicalclock }
 
-// CurrentVote is QuorumPeer's current vote: the last decision (or, before
-// the first one, our own initial vote with electionEpoch -1). It is what we
-// answer LOOKING servers with while not LOOKING.
+// CurrentVote is QuorumPeer's current vote: the last decision, or before
+// the first one our own initial vote with electionEpoch -1 (before the first
+// StartLooking, zxid and peerEpoch -1 too: they are not known yet). Non-voters
+// are answered with it in every state, LOOKING servers while we are not
+// LOOKING.
 func (m *Machine) CurrentVote() Vote { return m.current }
 
 // Proposal is our current proposal (valid while electing).
@@ -204,9 +209,7 @@ func (m *Machine) Tally() []ReceivedVote { return append([]ReceivedVote(nil), m.
 // was elected).
 func (m *Machine) UpdateVote(zxid, peerEpoch int64) {
 	_ = zxid
-	if m.currentSet {
-		m.current.PeerEpoch = peerEpoch
-	}
+	m.current.PeerEpoch = peerEpoch
 }
 
 func (m *Machine) isVoter(sid int64) bool { return m.voters[sid] }
@@ -268,10 +271,10 @@ func (m *Machine) StartLooking(now time.Duration, lastZxid, currentEpoch int64) 
 	m.state = wire.StateLooking
 	m.active = true
 	m.lastZxid, m.currentEpoch = lastZxid, currentEpoch
-	if !m.currentSet {
+	if !m.started {
 		// QuorumPeer.startLeaderElection: new Vote(myid, lastLoggedZxid, currentEpoch)
 		m.current = Vote{Leader: m.cfg.MyID, Zxid: lastZxid, ElectionEpoch: -1, PeerEpoch: currentEpoch}
-		m.currentSet = true
+		m.started = true
 	}
 	m.logicalclock++
 	m.propLeader, m.propZxid, m.propEpoch = m.initID(), m.initZxid(), m.initEpoch()
@@ -468,7 +471,6 @@ func (m *Machine) decide(leader int64, v Vote, out *Output) {
 	m.active = false
 	m.finalizing = false
 	m.current = v
-	m.currentSet = true
 	m.selfq = nil // leaveInstance clears the queue
 	m.buffered = nil
 	out.Decided = &Decision{State: st, Vote: v}
