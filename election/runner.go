@@ -181,8 +181,12 @@ func (r *Runner) apply(out Output) {
 			fields = append(fields, zap.Duration("took", time.Since(r.startedAt)))
 		}
 		for _, v := range r.m.Tally() {
-			fields = append(fields, zap.String(fmt.Sprintf("vote.%d", v.From), fmt.Sprintf("%s leader=%d zxid=%s round=%s peerEpoch=%s outOfElection=%v",
-				stateName(v.State), v.Vote.Leader, hex(v.Vote.Zxid), hex(v.Vote.ElectionEpoch), hex(v.Vote.PeerEpoch), v.OutOfElection)))
+			key := fmt.Sprintf("vote.%d", v.From)
+			if v.OutOfElection {
+				key = fmt.Sprintf("outOfElection.%d", v.From)
+			}
+			fields = append(fields, zap.String(key, fmt.Sprintf("%s leader=%d zxid=%s round=%s peerEpoch=%s",
+				stateName(v.State), v.Vote.Leader, hex(v.Vote.Zxid), hex(v.Vote.ElectionEpoch), hex(v.Vote.PeerEpoch))))
 		}
 		r.log.Info("election: decided", fields...)
 		if r.waiting != nil {
