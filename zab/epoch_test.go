@@ -132,3 +132,32 @@ func TestLoadEpochs(t *testing.T) {
 		})
 	}
 }
+
+func FuzzReadEpoch(f *testing.F) {
+	for _, s := range []string{"4", "0", "-1", "7\n", "7\r\n", "+8", "", "x", "9223372036854775807", "9223372036854775808"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "e"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		v, ok, err := ReadEpoch(dir, "e")
+		if err != nil {
+			return
+		}
+		if !ok {
+			t.Fatal("existing file reported missing")
+		}
+		line := strings.FieldsFunc(string(data)+"\n", func(r rune) bool { return r == '\n' || r == '\r' })
+		if len(line) == 0 || strings.TrimLeft(line[0], "+-0123456789") != "" {
+			t.Fatalf("%q accepted as %d", data, v)
+		}
+		if err := WriteEpoch(dir, "e", v); err != nil {
+			t.Fatal(err)
+		}
+		if w, ok, err := ReadEpoch(dir, "e"); err != nil || !ok || w != v {
+			t.Fatalf("rewrite of %d read back as %d %v %v", v, w, ok, err)
+		}
+	})
+}
