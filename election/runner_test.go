@@ -149,8 +149,12 @@ func TestRunnersElectAndRejoin(t *testing.T) {
 		t.Fatal("runner state not updated")
 	}
 
-	// A new election among all three (e.g. the leader went away and came
-	// back with nothing new): best is 3 now.
+	// All three restart (so none is still settled on 2 when the others
+	// look) and elect again: best is 3 now.
+	for id := int64(1); id <= 3; id++ {
+		e.rs[id].Close()
+		e.start(id, time.Second)
+	}
 	ds = e.elect(ctx, map[int64]int64{1: 0x100000007, 2: 0x100000007, 3: 0x100000009}, 1)
 	checkDecisions(t, ds, 3)
 }
@@ -424,4 +428,34 @@ func TestBadInput(t *testing.T) {
 	// Still connected: once settled, server 1 answers with its decision.
 	writeNote(t, conn, wire.Notification{State: wire.StateLooking, Leader: 9, ElectionEpoch: 1, HasPeerEpoch: true, Version: 2})
 	readUntil(t, conn, func(n wire.Notification) bool { return n.State == wire.StateLeading && n.Leader == 1 })
+}
+
+// An observer (sid 4) takes part over the wire: the voters answer it and it
+// decides OBSERVING the voters' leader.
+func TestRunnerObserver(t *testing.T) {
+	addrs := freeAddrs(t, 4)
+	var peers []PeerAddr
+	for i, a := range addrs {
+		peers = append(peers, PeerAddr{ID: int64(i + 1), ElectionAddr: a, Voter: i < 3})
+	}
+	rs := map[int64]*Runner{}
+	for i := range addrs {
+		id := int64(i + 1)
+		r, err := Start(Options{MyID: id, ListenAddr: addrs[i], Peers: peers, ConfigString: "version=0",
+			Observer: id == 4, CnxTimeout: time.Second, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs[id] = r
+		defer r.Close()
+	}
+	e := &ensemble{t: t, addrs: addrs, peers: peers, rs: rs}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ds := e.elect(ctx, map[int64]int64{1: 0x100000002, 2: 0x100000001, 3: 0x100000001, 4: 0x100000009}, 1)
+	if d := ds[4]; d.State != wire.StateObserving || d.Vote.Leader != 1 {
+		t.Fatalf("observer decided %s %d", stateName(d.State), d.Vote.Leader)
+	}
+	delete(ds, 4)
+	checkDecisions(t, ds, 1)
 }
