@@ -14,7 +14,10 @@ type Proposal struct {
 	// carry none, as in ZooKeeper.
 	Digest    uint64
 	HasDigest bool
-	req       *request // nil for internal txns
+	// SyncDone marks no txn: on a learner it answers the oldest forwarded
+	// sync, in order with the commits before it.
+	SyncDone bool
+	req      *request // nil for internal txns
 }
 
 // CommitPath is the seam between prep and apply. Prep hands it txns in zxid

@@ -34,6 +34,8 @@ type request struct {
 	read         bool   // executed by the replier (counts in pendingReads)
 	timeout      int32  // createSession
 	internalPath string // deleteContainer
+	raw          []byte    // a learner's writes: the body as received, for the leader
+	remoteAuth   []wire.Id // forwarded by a learner: the client's auth ids
 	start        time.Time
 
 	ready atomic.Bool // a write was applied and reply is set
@@ -41,6 +43,14 @@ type request struct {
 	close bool        // close the connection after the reply
 	done  chan struct{}
 	zxid  int64
+}
+
+// authIDs are the auth ids the request is checked with.
+func (r *request) authIDs() []wire.Id {
+	if r.c != nil {
+		return r.c.authIDs()
+	}
+	return r.remoteAuth
 }
 
 // result builds the reply of a write once it is applied (tree locked).
@@ -336,6 +346,10 @@ func (c *conn) handshake(br *bufio.Reader) bool {
 		if old != nil && old != c {
 			old.close()
 		}
+		if ok && !sess.Closing && s.learner != nil && bytes.Equal(req.Passwd, session.Password(id)) {
+			// the leader owns sessions: it says whether this one lives
+			ok = s.learner.Revalidate(id, timeout)
+		}
 		if !ok || sess.Closing || !bytes.Equal(req.Passwd, session.Password(id)) {
 			resp.Passwd = make([]byte, 16)
 			c.write(frameNoHeader(&resp))
@@ -472,6 +486,9 @@ func (c *conn) readLoop(br *bufio.Reader) {
 			r.write = true
 			var ok bool
 			r.rec, ok = decodeWrite(r.op, r.body)
+			if s.learner != nil {
+				r.raw = append([]byte(nil), r.body...)
+			}
 			r.bad, r.body = !ok, nil
 			if !c.awaitReads() || !c.enqueue(r) {
 				return
@@ -480,8 +497,25 @@ func (c *conn) readLoop(br *bufio.Reader) {
 			if hdr.Type == wire.OpCloseSession {
 				return
 			}
+		case wire.OpSync:
+			if s.learner == nil {
+				r.read = true
+				r.body = append([]byte(nil), r.body...)
+				c.pendingReads.Add(1)
+				if !c.enqueue(r) {
+					return
+				}
+				break
+			}
+			// a learner's sync waits for the leader's SYNC
+			r.write = true
+			r.raw, r.body = append([]byte(nil), r.body...), nil
+			if !c.awaitReads() || !c.enqueue(r) {
+				return
+			}
+			s.submit(r)
 		case wire.OpPing, wire.OpExists, wire.OpGetData, wire.OpGetChildren, wire.OpGetChildren2,
-			wire.OpGetACL, wire.OpSync, wire.OpSetWatches, wire.OpSetWatches2, wire.OpAddWatch,
+			wire.OpGetACL, wire.OpSetWatches, wire.OpSetWatches2, wire.OpAddWatch,
 			wire.OpRemoveWatches, wire.OpCheckWatches, wire.OpWhoAmI, wire.OpMultiRead,
 			wire.OpGetEphemerals, wire.OpGetAllChildrenNumber, wire.OpSASL, wire.OpCreateSession:
 			r.read = true

@@ -212,7 +212,7 @@ func (s *Server) writeStat(b *strings.Builder, clients bool) {
 	fmt.Fprintf(b, "Connections: %d\n", s.numConns())
 	fmt.Fprintf(b, "Outstanding: %d\n", len(s.outstanding))
 	fmt.Fprintf(b, "Zxid: 0x%x\n", uint64(s.lastZxid.Load()))
-	b.WriteString("Mode: standalone\n")
+	fmt.Fprintf(b, "Mode: %s\n", s.mode())
 	fmt.Fprintf(b, "Node count: %d\n", s.nodeCount())
 }
 
@@ -582,7 +582,7 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 		v string
 	}{
 		{"version", Version},
-		{"server_state", "standalone"},
+		{"server_state", s.mode()},
 		{"avg_latency", javaDouble(avg)},
 		{"max_latency", itoa(hi)},
 		{"min_latency", itoa(lo)},
@@ -612,6 +612,19 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 	for _, e := range kv {
 		b.WriteString("zk_" + e.k + "\t" + e.v + "\n")
 	}
+	if s.role != nil {
+		for _, e := range s.role.Metrics() {
+			b.WriteString("zk_" + e[0] + "\t" + e[1] + "\n")
+		}
+	}
+}
+
+// mode is the Mode srvr and stat show.
+func (s *Server) mode() string {
+	if s.role == nil {
+		return "standalone"
+	}
+	return s.role.Mode()
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }

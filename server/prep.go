@@ -152,9 +152,7 @@ func (p *preparer) prep(req *request) *Proposal {
 	prop.Hdr = wire.TxnHeader{ClientID: req.session, Cxid: req.xid, Zxid: p.nextZxid, Time: p.s.nowMs(), Type: req.op}
 	p.nextZxid++
 	t := &txnCtx{zxid: prop.Hdr.Zxid, time: prop.Hdr.Time, sess: req.session}
-	if req.c != nil {
-		t.ids = req.c.authIDs()
-	}
+	t.ids = req.authIDs()
 	var err wire.Err
 	switch req.op {
 	case wire.OpCreateSession:

@@ -34,6 +34,14 @@ type Options struct {
 	Now func() time.Time
 	// ServerID is the id in the top byte of session ids (1 standalone).
 	ServerID int64
+	// NextZxid is the zxid of the first txn prepped here (0: the one after
+	// the tree's last); a new leader starts at counter 1 of its epoch.
+	NextZxid int64
+	// Role is the server's place in an ensemble (nil: standalone).
+	Role Role
+	// SnapDir and LogDir enable snapshots and purging for a server whose
+	// commit path logs (an ensemble member); OpenDurable sets its own.
+	SnapDir, LogDir string
 }
 
 // Server is a standalone zkserver.
@@ -42,6 +50,15 @@ type Server struct {
 	log    *zap.Logger
 	now    func() time.Time
 	commit CommitPath
+	// learner is commit when it is a follower's or observer's: writes are
+	// forwarded and sessions expire on the leader
+	learner Learner
+	role    Role
+
+	fwdMu   sync.Mutex
+	fwd     map[fwdKey]*request // forwarded, waiting for their txn
+	syncs   []*request          // forwarded syncs, oldest first
+	touched map[int64]int32     // learner: sessions touched since the last PING
 
 	treeMu   sync.RWMutex
 	tree     *datatree.Tree
@@ -126,7 +143,12 @@ func New(o Options) *Server {
 		prepCh:      make(chan *request, 4096),
 		outstanding: make(chan struct{}, max(o.Config.GlobalOutstandingLimit, 1)),
 		closing:     make(chan struct{}),
+		role:        o.Role,
+		fwd:         map[fwdKey]*request{},
+		touched:     map[int64]int32{},
 	}
+	s.learner, _ = o.Commit.(Learner)
+	s.snapDir, s.logDir = o.SnapDir, o.LogDir
 	s.tracker = session.NewTracker(int64(o.Config.TickTime), o.ServerID, s.nowMs())
 	s.lastZxid.Store(o.Tree.LastZxid)
 	// sessions recovered from disk get a fresh timeout from now
@@ -134,6 +156,9 @@ func New(o Options) *Server {
 		s.tracker.Add(id, to, s.nowMs())
 	}
 	s.prep = newPreparer(s, o.Tree)
+	if o.NextZxid != 0 {
+		s.prep.nextZxid = o.NextZxid
+	}
 	return s
 }
 
@@ -160,12 +185,16 @@ func (s *Server) Serve() error {
 	if s.snapOnStart {
 		s.takeSnapshot(true)
 	}
-	s.wg.Add(5)
+	s.wg.Add(3)
 	go s.trimLoop()
 	go s.purgeLoop()
 	go s.prepLoop()
-	go s.expiryLoop()
-	go s.reaperLoop()
+	if s.learner == nil {
+		// the leader (or a standalone server) expires sessions and reaps
+		s.wg.Add(2)
+		go s.expiryLoop()
+		go s.reaperLoop()
+	}
 	s.log.Info("serving", zap.String("addr", s.ln.Addr().String()), zap.Int64("zxid", s.lastZxid.Load()))
 	for {
 		nc, err := s.ln.Accept()
@@ -203,6 +232,7 @@ func (s *Server) Close() {
 	}
 	s.wg.Wait()
 	s.commit.Close()
+	s.failForwarded()
 	s.snapWG.Wait()
 }
 
@@ -244,6 +274,10 @@ func (s *Server) prepLoop() {
 		case <-s.closing:
 			return
 		}
+		if s.learner != nil {
+			s.forward(r)
+			continue
+		}
 		batch = append(batch[:0:0], s.prep.prep(r))
 		for more := true; more && len(batch) < 1000; {
 			select {
@@ -263,6 +297,13 @@ func (s *Server) prepLoop() {
 func (s *Server) applyBatch(batch []*Proposal) {
 	s.treeMu.Lock()
 	for _, p := range batch {
+		if p.SyncDone {
+			p.req = s.syncDone()
+			continue
+		}
+		if p.req == nil && s.learner != nil {
+			s.claim(p)
+		}
 		res := s.tree.Apply(&p.Hdr, &p.Txn)
 		s.lastZxid.Store(p.Hdr.Zxid)
 		if p.HasDigest && p.Digest != s.tree.Digest() {
@@ -315,6 +356,11 @@ func (s *Server) afterApply(p *Proposal, res *datatree.Result) {
 func (s *Server) touch(id int64) bool {
 	s.mu.Lock()
 	ok := s.tracker.Touch(id, s.nowMs())
+	if ok && s.learner != nil {
+		if sess, found := s.tracker.Get(id); found {
+			s.touched[id] = sess.Timeout
+		}
+	}
 	s.mu.Unlock()
 	return ok
 }

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	_ "net/http/pprof"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/quorum"
 	"github.com/zkserver/zkserver/server"
 )
 
@@ -112,6 +114,9 @@ func startCommand() *cli.Command {
 			for _, w := range cfg.Warnings {
 				log.Warn(w)
 			}
+			if cfg.Ensemble() {
+				return runEnsemble(cfg, log)
+			}
 			srv, err := server.OpenDurable(cfg, log)
 			if err != nil {
 				return err
@@ -129,4 +134,19 @@ func startCommand() *cli.Command {
 			return srv.Serve()
 		},
 	}
+}
+
+// runEnsemble runs this server as a member of the ensemble its zoo.cfg
+// lists until SIGINT or SIGTERM.
+func runEnsemble(cfg *config.Config, log *zap.Logger) error {
+	peer, err := quorum.Open(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log.Info("starting as an ensemble member", zap.Int64("myid", cfg.MyID), zap.Int("servers", len(cfg.Servers)))
+	err = peer.Run(ctx)
+	log.Info("shut down")
+	return err
 }

@@ -1,0 +1,153 @@
+// Package quorum runs one member of a ZAB ensemble: it recovers the data
+// directories, takes part in fast leader election and runs the role the
+// election decides (zab.RunLeader or zab.RunLearner) with a client-facing
+// server.Server, then goes back to looking when the role ends. It is the
+// glue ZooKeeper calls QuorumPeer; the protocol lives in election/ and zab/.
+package quorum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/election"
+	"github.com/zkserver/zkserver/server"
+	"github.com/zkserver/zkserver/wire"
+	"github.com/zkserver/zkserver/zab"
+)
+
+// Peer is one ensemble member.
+type Peer struct {
+	cfg *config.Config
+	log *zap.Logger
+	env *zab.Env
+	el  *election.Runner
+}
+
+// Open recovers the data directories and binds the election port.
+func Open(cfg *config.Config, log *zap.Logger) (*Peer, error) {
+	self, ok := cfg.Self()
+	if !ok {
+		return nil, fmt.Errorf("myid %d is not among the server lines", cfg.MyID)
+	}
+	tree, err := server.Recover(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	snapDir, logDir := server.Dirs(cfg)
+	accepted, current, err := zab.LoadEpochs(snapDir, tree.LastZxid)
+	if err != nil {
+		return nil, err
+	}
+	env := &zab.Env{
+		Cfg: cfg, Log: log, SnapDir: snapDir, LogDir: logDir, Tree: tree,
+		Committed: zab.NewCommittedLog(500), Accepted: accepted, Current: current,
+		Rule: &server.SnapshotRule{SnapCount: cfg.SnapCount, SizeLimit: cfg.SnapSizeLimitInKb * 1024,
+			Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.MyID)))},
+	}
+	env.Rule.Next(0) // draws the first randomized threshold
+	if err := env.FillCommitted(); err != nil {
+		return nil, err
+	}
+	p := &Peer{cfg: cfg, log: log, env: env}
+	env.NewServer = p.newServer
+	var peers []election.PeerAddr
+	for _, q := range cfg.Servers {
+		peers = append(peers, election.PeerAddr{ID: q.ID, ElectionAddr: q.ElectionAddr(), Voter: q.Type == config.Participant})
+	}
+	listen := self.ElectionAddr()
+	if cfg.QuorumListenOnAllIPs {
+		listen = net.JoinHostPort("", strconv.Itoa(self.ElectionPort))
+	}
+	el, err := election.Start(election.Options{
+		MyID: cfg.MyID, ListenAddr: listen, Peers: peers, ConfigString: cfg.QuorumConfigString(),
+		Observer: self.Type == config.Observer, CnxTimeout: time.Duration(cfg.CnxTimeoutMs) * time.Millisecond,
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.el = el
+	return p, nil
+}
+
+func (p *Peer) newServer(tree *datatree.Tree, commit server.CommitPath, next int64, role server.Role) *server.Server {
+	return server.New(server.Options{Config: p.cfg, Logger: p.log, Commit: commit, Tree: tree,
+		ServerID: p.cfg.MyID, NextZxid: next, Role: role, SnapDir: p.env.SnapDir, LogDir: p.env.LogDir})
+}
+
+// Run elects and runs roles until ctx is done.
+func (p *Peer) Run(ctx context.Context) error {
+	defer p.el.Close()
+	for ctx.Err() == nil {
+		env := p.env
+		start := time.Now()
+		dec, err := p.el.LookForLeader(ctx, env.Tree.LastZxid, env.Current)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		p.log.Info("election decided", zap.String("state", stateName(dec.State)), zap.Int64("leader", dec.Vote.Leader),
+			zap.String("zxid", fmt.Sprintf("0x%x", dec.Vote.Zxid)), zap.Int64("peer_epoch", dec.Vote.PeerEpoch),
+			zap.Duration("took", time.Since(start)))
+		switch dec.State {
+		case wire.StateLeading:
+			err = zab.RunLeader(ctx, env)
+		case wire.StateFollowing, wire.StateObserving:
+			q, ok := p.server(dec.Vote.Leader)
+			if !ok {
+				err = fmt.Errorf("elected leader %d is not in the configuration", dec.Vote.Leader)
+				break
+			}
+			err = zab.RunLearner(ctx, env, q.ID, q.QuorumAddr(), dec.State == wire.StateObserving)
+		}
+		if err != nil && !errors.Is(err, zab.ErrRoleEnded) && ctx.Err() == nil {
+			p.log.Error("role failed", zap.Error(err))
+		} else if err != nil && ctx.Err() == nil {
+			p.log.Info("role ended", zap.Error(err))
+		}
+		// what was logged but not committed counts for the next election
+		if cerr := env.CatchUp(); cerr != nil {
+			return cerr
+		}
+		if ctx.Err() == nil {
+			// a short pause so a failed role does not spin
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Peer) server(id int64) (config.QuorumServer, bool) {
+	for _, q := range p.cfg.Servers {
+		if q.ID == id {
+			return q, true
+		}
+	}
+	return config.QuorumServer{}, false
+}
+
+func stateName(s int32) string {
+	switch s {
+	case wire.StateLeading:
+		return "LEADING"
+	case wire.StateFollowing:
+		return "FOLLOWING"
+	case wire.StateObserving:
+		return "OBSERVING"
+	}
+	return "LOOKING"
+}

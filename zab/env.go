@@ -1,0 +1,272 @@
+package zab
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/server"
+	"github.com/zkserver/zkserver/snapshot"
+	"github.com/zkserver/zkserver/txnlog"
+	"github.com/zkserver/zkserver/wire"
+)
+
+// Env is the local state a role works on and hands on to the next role:
+// the tree, the txn log directory, the epoch files and the committed-log
+// window. A role may replace the tree (SNAP, TRUNC).
+type Env struct {
+	Cfg             *config.Config
+	Log             *zap.Logger
+	SnapDir, LogDir string
+	Tree            *datatree.Tree
+	Committed       *CommittedLog
+	Accepted        int64
+	Current         int64
+	// NewServer builds the client-facing server of a role (it is then
+	// listened on and served by the role).
+	NewServer func(tree *datatree.Tree, commit server.CommitPath, nextZxid int64, role server.Role) *server.Server
+	// Rule decides when a snapshot is due (randomized snapCount).
+	Rule *server.SnapshotRule
+}
+
+// maxPacket bounds a quorum packet's data: jute.maxbuffer plus room, as
+// ZooKeeper reads them.
+func (e *Env) maxPacket() int { return e.Cfg.JuteMaxBuffer + 1<<20 }
+
+func (e *Env) tick() time.Duration { return time.Duration(e.Cfg.TickTime) * time.Millisecond }
+
+func (e *Env) openLog() (*txnlog.Log, error) {
+	return txnlog.Open(txnlog.Options{
+		Dir: e.LogDir, PreAllocSize: e.Cfg.PreAllocSizeKb * 1024, ForceSync: e.Cfg.ForceSync,
+		FsyncWarn: time.Duration(e.Cfg.FsyncWarningThresholdMs) * time.Millisecond,
+		MaxBatch:  e.Cfg.MaxBatchSize, Logger: e.Log,
+	})
+}
+
+func (e *Env) persistEpoch(a PersistEpoch) error {
+	if err := WriteEpoch(e.SnapDir, a.Name, a.Epoch); err != nil {
+		return fmt.Errorf("writing %s: %w", a.Name, err)
+	}
+	if a.Name == AcceptedEpochFile {
+		e.Accepted = a.Epoch
+	} else {
+		e.Current = a.Epoch
+	}
+	return nil
+}
+
+// snapshotNow writes a snapshot of the tree synchronously (no server is
+// using it).
+func (e *Env) snapshotNow() error {
+	var mu sync.RWMutex
+	path, err := snapshot.Write(e.SnapDir, e.Tree.LastZxid, e.Tree, &mu, snapshot.WriteOptions{Sync: true, Logger: e.Log})
+	if err == nil {
+		e.Log.Info("snapshot taken", zap.String("file", path))
+	}
+	return err
+}
+
+// truncate cuts the log after zxid, drops snapshots past it and reloads
+// the tree from what is left.
+func (e *Env) truncate(zxid int64) error {
+	if err := txnlog.Truncate(e.LogDir, zxid); err != nil {
+		return err
+	}
+	files, err := snapshot.List(e.SnapDir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if f.Zxid > zxid {
+			e.Log.Info("removing snapshot past the truncation point", zap.String("file", f.Path))
+			if err := os.Remove(f.Path); err != nil {
+				return err
+			}
+		}
+	}
+	tree, err := server.Recover(e.Cfg, e.Log)
+	if err != nil {
+		return err
+	}
+	e.Tree = tree
+	e.Committed.Reset()
+	return nil
+}
+
+// CatchUp applies to the tree every logged txn after it: what a role left
+// logged but uncommitted counts for the next election, as ZooKeeper's
+// reload of the database does.
+func (e *Env) CatchUp() error {
+	n, err := server.Replay(e.Tree, e.LogDir, e.Tree.LastZxid+1, e.Log)
+	if n > 0 {
+		e.Log.Info("applied logged txns after the role ended", zap.Int("txns", n), zap.String("zxid", hex(e.Tree.LastZxid)))
+	}
+	return err
+}
+
+// FillCommitted loads the newest logged txns into the committed-log
+// window (ZooKeeper fills it while replaying at startup).
+func (e *Env) FillCommitted() error {
+	segs, err := txnlog.Segments(e.LogDir)
+	if err != nil || len(segs) == 0 {
+		return err
+	}
+	from := segs[len(segs)-1].StartZxid
+	if len(segs) > 1 {
+		from = segs[len(segs)-2].StartZxid
+	}
+	it, err := txnlog.NewIterator(e.LogDir, from)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for {
+		en, err := it.Next()
+		if err != nil {
+			return nil
+		}
+		if en.Zxid > e.Tree.LastZxid {
+			return nil
+		}
+		e.Committed.Add(Entry{Zxid: en.Zxid, Data: en.Data})
+	}
+}
+
+func newestSnapshotSize(dir string) func() int64 {
+	return func() int64 {
+		files, err := snapshot.List(dir)
+		if err != nil || len(files) == 0 {
+			return 0
+		}
+		st, err := os.Stat(files[0].Path)
+		if err != nil {
+			return 0
+		}
+		return st.Size()
+	}
+}
+
+// peerConn is one quorum connection with an ordered send queue drained by
+// a writer goroutine; the leader streams SNAP syncs through it.
+type peerConn struct {
+	sid  int64
+	nc   net.Conn
+	log  *zap.Logger
+	mu   sync.Mutex
+	q    []any // wire.QuorumPacket or SendSync
+	wake chan struct{}
+	done chan struct{}
+	once sync.Once
+	// snap writes a snapshot stream of the tree at zxid or later
+	snap func(w *bufio.Writer, zxid int64) error
+}
+
+func newPeerConn(sid int64, nc net.Conn, log *zap.Logger) *peerConn {
+	p := &peerConn{sid: sid, nc: nc, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go p.writeLoop()
+	return p
+}
+
+func (p *peerConn) push(item any) {
+	p.mu.Lock()
+	p.q = append(p.q, item)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *peerConn) close() {
+	p.once.Do(func() {
+		close(p.done)
+		p.nc.Close()
+	})
+}
+
+func (p *peerConn) writeLoop() {
+	bw := bufio.NewWriterSize(p.nc, 64<<10)
+	var buf []byte
+	for {
+		select {
+		case <-p.wake:
+		case <-p.done:
+			return
+		}
+		for {
+			p.mu.Lock()
+			items := p.q
+			p.q = nil
+			p.mu.Unlock()
+			if len(items) == 0 {
+				break
+			}
+			for _, it := range items {
+				var err error
+				switch v := it.(type) {
+				case wire.QuorumPacket:
+					buf = wire.AppendQuorumPacket(buf[:0], &v)
+					_, err = bw.Write(buf)
+				case SendSync:
+					err = p.writeSync(bw, v)
+				}
+				if err != nil {
+					p.log.Info("quorum connection write failed", zap.Int64("sid", p.sid), zap.Error(err))
+					p.close()
+					return
+				}
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			p.close()
+			return
+		}
+	}
+}
+
+func (p *peerConn) writeSync(bw *bufio.Writer, s SendSync) error {
+	start := time.Now()
+	first := wire.QuorumPacket{Type: s.Plan.Kind, Zxid: s.Plan.Zxid}
+	if _, err := bw.Write(wire.AppendQuorumPacket(nil, &first)); err != nil {
+		return err
+	}
+	if s.Plan.Kind == wire.PacketSnap {
+		if err := p.snap(bw, s.Plan.Zxid); err != nil {
+			return err
+		}
+		e := wire.Encoder{}
+		e.Str("BenWasHere")
+		if _, err := bw.Write(e.B); err != nil {
+			return err
+		}
+	}
+	n := 0
+	for i := range s.Plan.Queue {
+		n += len(s.Plan.Queue[i].Data)
+		if _, err := bw.Write(wire.AppendQuorumPacket(nil, &s.Plan.Queue[i])); err != nil {
+			return err
+		}
+	}
+	for i := range s.Then {
+		if _, err := bw.Write(wire.AppendQuorumPacket(nil, &s.Then[i])); err != nil {
+			return err
+		}
+	}
+	p.log.Info("learner sync sent", zap.Int64("sid", p.sid), zap.String("mode", wire.PacketTypeName(s.Plan.Kind)),
+		zap.String("zxid", hex(s.Plan.Zxid)), zap.Int("packets", len(s.Plan.Queue)), zap.Int("txn_bytes", n),
+		zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// snapPath is where snapshots of the snap dir live (for logs).
+func snapPath(dir string, zxid int64) string {
+	return filepath.Join(dir, fmt.Sprintf("snapshot.%x", zxid))
+}
