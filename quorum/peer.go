@@ -76,6 +76,7 @@ func Open(cfg *config.Config, log *zap.Logger) (*Peer, error) {
 		return nil, err
 	}
 	p.el = el
+	env.OnServing = func(epoch int64) { el.UpdateVote(env.Tree.LastZxid, epoch) }
 	return p, nil
 }
 

@@ -35,6 +35,10 @@ type Env struct {
 	NewServer func(tree *datatree.Tree, commit server.CommitPath, nextZxid int64, role server.Role) *server.Server
 	// Rule decides when a snapshot is due (randomized snapCount).
 	Rule *server.SnapshotRule
+	// OnServing is told when a role starts serving clients in an epoch
+	// (the election then answers with that epoch, as ZooKeeper's
+	// updateElectionVote does).
+	OnServing func(epoch int64)
 }
 
 // maxPacket bounds a quorum packet's data: jute.maxbuffer plus room, as

@@ -374,6 +374,9 @@ func (r *leaderRun) serve(next int64) {
 	r.srv = srv
 	r.metMu.Unlock()
 	go srv.Serve()
+	if env.OnServing != nil {
+		env.OnServing(r.core.Epoch())
+	}
 	env.Log.Info("leader established: serving clients", zap.Int64("epoch", r.core.Epoch()),
 		zap.Duration("took", time.Since(r.start)))
 }

@@ -383,6 +383,9 @@ func (r *learnerRun) serve() {
 	r.srv = srv
 	r.srvMu.Unlock()
 	go srv.Serve()
+	if env.OnServing != nil {
+		env.OnServing(r.core.Epoch())
+	}
 	env.Log.Info("synced with the leader: serving clients", zap.String("sync", wire.PacketTypeName(r.syncKind)),
 		zap.Int64("epoch", r.core.Epoch()), zap.String("zxid", hex(env.Tree.LastZxid)), zap.Duration("took", time.Since(r.start)))
 }
