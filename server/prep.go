@@ -157,6 +157,13 @@ func (p *preparer) prep(req *request) *Proposal {
 	switch req.op {
 	case wire.OpCreateSession:
 		prop.Txn = wire.Txn{Type: wire.OpCreateSession, TimeOut: req.timeout}
+		// tracked from prep on, as ZooKeeper does: a learner's client may
+		// send its next request before this server has applied the txn
+		p.s.mu.Lock()
+		if _, ok := p.s.tracker.Get(req.session); !ok {
+			p.s.tracker.Add(req.session, req.timeout, p.s.nowMs())
+		}
+		p.s.mu.Unlock()
 	case wire.OpCloseSession:
 		prop.Txn = p.closeSession(t, req.session)
 	case wire.OpMulti:

@@ -195,6 +195,13 @@ func (s *Server) Serve() error {
 		go s.expiryLoop()
 		go s.reaperLoop()
 	}
+	if s.ln == nil {
+		// no client port (a leader with leaderServes=no): the pipeline
+		// still runs for the requests learners forward
+		s.log.Info("running without a client port", zap.Int64("zxid", s.lastZxid.Load()))
+		<-s.closing
+		return nil
+	}
 	s.log.Info("serving", zap.String("addr", s.ln.Addr().String()), zap.Int64("zxid", s.lastZxid.Load()))
 	for {
 		nc, err := s.ln.Accept()

@@ -367,8 +367,12 @@ func (r *leaderRun) serve(next int64) {
 	env := r.env
 	r.applyC = make(chan []*server.Proposal, 1024)
 	srv := env.NewServer(env.Tree, &leaderCommit{r: r}, next, &leaderRole{r: r})
-	if err := srv.Listen(); err != nil {
-		env.Log.Error("leader: client port", zap.Error(err))
+	if env.Cfg.LeaderServes {
+		if err := srv.Listen(); err != nil {
+			env.Log.Error("leader: client port", zap.Error(err))
+		}
+	} else {
+		env.Log.Info("leaderServes=no: the leader takes no client connections")
 	}
 	r.metMu.Lock()
 	r.srv = srv
