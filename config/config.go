@@ -8,6 +8,10 @@
 // both in their bare form and with a "zookeeper." prefix, since ZooKeeper
 // turns every zoo.cfg key it does not know into the system property
 // "zookeeper."+key.
+//
+// Ensemble configuration (server.N lines, myid, initLimit and the other
+// keys of ZooKeeper's QuorumPeerConfig) is in quorum.go; QuorumKeys lists
+// the keys read there.
 package config
 
 import (
@@ -52,8 +56,40 @@ type Config struct {
 	ContainerMaxNeverUsedIntervalMs int64           // "znode.container.maxNeverUsedIntervalMs"
 	ReadOnlyModeEnabled             bool            // "readonlymode.enabled"
 
-	// Unknown holds keys that are not recognised (including quorum keys
-	// such as server.N). The caller may log them; they are not an error.
+	// Ensemble settings (ZooKeeper's QuorumPeerConfig and the system
+	// properties its quorum code reads); see quorum.go and QuorumKeys.
+	Servers                         []QuorumServer // "server.N" lines, sorted by ID
+	MyID                            int64          // from dataDir/myid; -1 = not known
+	InitLimit                       int            // "initLimit", ticks; required in an ensemble
+	SyncLimit                       int            // "syncLimit", ticks; required in an ensemble
+	ConnectToLearnerMasterLimit     int            // "connectToLearnerMasterLimit", ticks; 0 = InitLimit
+	ElectionAlg                     int            // "electionAlg", only 3
+	PeerType                        PeerType       // "peerType"; after Resolve the server list's role for MyID
+	QuorumListenOnAllIPs            bool           // "quorumListenOnAllIPs"
+	SyncEnabled                     bool           // "syncEnabled" (observers log txns); "zookeeper.observer.syncEnabled" overrides
+	StandaloneEnabled               bool           // "standaloneEnabled"
+	ReconfigEnabled                 bool           // "reconfigEnabled"
+	ObserverMasterPort              int            // "observerMasterPort", 0 = off
+	LocalSessionsEnabled            bool           // "localSessionsEnabled"
+	LocalSessionsUpgradingEnabled   bool           // "localSessionsUpgradingEnabled"
+	MultiAddressEnabled             bool           // "multiAddress.enabled" (multi-address lines are refused anyway)
+	CnxTimeoutMs                    int            // "zookeeper.cnxTimeout", election connect timeout
+	QuorumCnxnTimeoutMs             int            // "zookeeper.quorumCnxnTimeoutMs", -1 = tickTime*syncLimit
+	LeaderServes                    bool           // "zookeeper.leaderServes": false only for exactly "no"
+	ElectionPortBindRetry           int            // "zookeeper.electionPortBindRetry", 0 = forever
+	MinNotificationIntervalMs       int            // "zookeeper.fastleader.minNotificationInterval"
+	MaxNotificationIntervalMs       int            // "zookeeper.fastleader.maxNotificationInterval"
+	LeaderConnectDelayDuringRetryMs int            // "zookeeper.leaderConnectDelayDuringRetryMs"
+	ObserverReconnectDelayMs        int64          // "zookeeper.observer.reconnectDelayMs"
+	ObserverElectionDelayMs         int64          // "zookeeper.observer.election.DelayMs"
+	TCPKeepAlive                    bool           // "zookeeper.tcpKeepAlive" (quorum sockets)
+	ForceSnapshotSync               bool           // "zookeeper.forceSnapshotSync"
+	MaxConcurrentSnapSyncs          int            // "zookeeper.leader.maxConcurrentSnapSyncs"
+	MaxConcurrentDiffSyncs          int            // "zookeeper.leader.maxConcurrentDiffSyncs"
+	MaxTimeToWaitForEpochMs         int            // "zookeeper.leader.maxTimeToWaitForEpoch", -1 = wait forever
+
+	// Unknown holds keys that are not recognised. The caller may log them;
+	// they are not an error.
 	Unknown map[string]string
 	// Raw holds every key/value pair as read, after trimming.
 	Raw map[string]string
@@ -66,6 +102,26 @@ type Config struct {
 	autoMin, autoMax int
 	autoLogDir       string
 	hasAutoLogDir    bool
+
+	// order lists the keys in the order of their first occurrence in the
+	// file (see QuorumConfigString); observerSync is the value of
+	// "zookeeper.observer.syncEnabled" if given.
+	order        []string
+	observerSync *bool
+	// parseWarnings are the warnings made while reading the file; Resolve
+	// starts from them, so resolving again does not repeat its own.
+	parseWarnings []string
+	// myidFromFile: MyID was read from dataDir/myid. autoClient*: the
+	// client address last taken from this server's line.
+	myidFromFile   bool
+	hasAutoClient  bool
+	autoClientPort int
+	autoClientAddr string
+	// declaredPeer is the peerType configured; autoPeer what Resolve last
+	// put into PeerType from the server list.
+	declaredPeer PeerType
+	hasAutoPeer  bool
+	autoPeer     PeerType
 }
 
 // KnownFourLetterWords lists the four letter words the whitelist may name.
@@ -95,8 +151,25 @@ func Default() *Config {
 		SnapRetainCount:          3,
 		ContainerCheckIntervalMs: 60000,
 		ContainerMaxPerMinute:    10000,
-		Unknown:                  map[string]string{},
-		Raw:                      map[string]string{},
+
+		MyID:                            -1,
+		ElectionAlg:                     3,
+		SyncEnabled:                     true,
+		StandaloneEnabled:               true,
+		CnxTimeoutMs:                    5000,
+		QuorumCnxnTimeoutMs:             -1,
+		LeaderServes:                    true,
+		ElectionPortBindRetry:           3,
+		MinNotificationIntervalMs:       200,
+		MaxNotificationIntervalMs:       60000,
+		LeaderConnectDelayDuringRetryMs: 100,
+		ObserverElectionDelayMs:         200,
+		MaxConcurrentSnapSyncs:          10,
+		MaxConcurrentDiffSyncs:          100,
+		MaxTimeToWaitForEpochMs:         -1,
+
+		Unknown: map[string]string{},
+		Raw:     map[string]string{},
 	}
 }
 
@@ -135,23 +208,60 @@ func Parse(r io.Reader) (*Config, error) {
 }
 
 func parse(r io.Reader) (*Config, error) {
-	pairs, err := readProperties(r)
+	all, err := readProperties(r)
+	if err != nil {
+		return nil, err
+	}
+	pairs, order, err := dedup(all)
 	if err != nil {
 		return nil, err
 	}
 	c := Default()
+	c.order = order
 	for _, p := range pairs {
 		c.Raw[p.key] = p.value
+		if handled, err := c.setQuorumKey(p); handled || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		opt := lookup(p.key)
 		if opt == nil {
 			c.Unknown[p.key] = p.value
 			continue
 		}
 		if err := opt.set(c, p.key, p.value); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("config: line %d: %s", p.line, strings.TrimPrefix(err.Error(), "config: "))
 		}
 	}
+	sortServers(c.Servers)
+	c.parseWarnings = append([]string(nil), c.Warnings...)
 	return c, nil
+}
+
+// dedup keeps the last value of every key, at the position of its last
+// occurrence, as java.util.Properties does. It also returns the keys in the
+// order of their first occurrence (the order in which ZooKeeper's Properties
+// object first saw them), and refuses a server.N key given twice.
+func dedup(all []pair) (pairs []pair, order []string, err error) {
+	last := map[string]int{}
+	for i, p := range all {
+		if j, ok := last[p.key]; ok {
+			if strings.HasPrefix(p.key, "server.") {
+				return nil, nil, fmt.Errorf("config: line %d: %s is given twice (also on line %d)", p.line, p.key, all[j].line)
+			}
+		} else {
+			order = append(order, p.key)
+		}
+		last[p.key] = i
+	}
+	for i, p := range all {
+		if last[p.key] == i {
+			pairs = append(pairs, p)
+		}
+	}
+	return pairs, order, nil
 }
 
 // Resolve fills in derived defaults (session timeouts from TickTime,
@@ -159,6 +269,7 @@ func parse(r io.Reader) (*Config, error) {
 // validates the configuration. It may be called again after fields were
 // changed; values it derived earlier are derived again.
 func (c *Config) Resolve() error {
+	c.Warnings = append([]string(nil), c.parseWarnings...)
 	if c.TickTime <= 0 {
 		return fmt.Errorf("config: tickTime (%d) must be positive", c.TickTime)
 	}
@@ -168,6 +279,9 @@ func (c *Config) Resolve() error {
 	if c.DataLogDir == "" || (c.hasAutoLogDir && c.DataLogDir == c.autoLogDir) {
 		c.DataLogDir = c.DataDir
 		c.autoLogDir, c.hasAutoLogDir = c.DataDir, true
+	}
+	if err := c.resolveEnsemble(); err != nil {
+		return err
 	}
 	if c.ClientPort < 0 || c.ClientPort > 65535 {
 		return fmt.Errorf("config: clientPort (%d) must be between 0 and 65535", c.ClientPort)
@@ -430,12 +544,15 @@ func parseBool(key, val string, yesNo bool) (bool, error) {
 	return false, fmt.Errorf("config: %s: %q is not a boolean (true, false)", key, val)
 }
 
-type pair struct{ key, value string }
+type pair struct {
+	key, value string
+	line       int // line where the logical line starts
+}
 
 // readProperties splits r into key/value pairs the way
 // java.util.Properties.load does, then trims keys and values as ZooKeeper
-// does. Input is taken as UTF-8. When a key occurs more than once only the
-// last value is kept, at the position of its last occurrence.
+// does. Input is taken as UTF-8. Every pair is returned, in file order,
+// including repeated keys (see dedup).
 func readProperties(r io.Reader) ([]pair, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -453,14 +570,7 @@ func readProperties(r io.Reader) ([]pair, error) {
 		if err != nil {
 			return fmt.Errorf("config: line %d: %w", start, err)
 		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		for i, p := range pairs {
-			if p.key == k {
-				pairs = append(pairs[:i], pairs[i+1:]...)
-				break
-			}
-		}
-		pairs = append(pairs, pair{k, v})
+		pairs = append(pairs, pair{strings.TrimSpace(k), strings.TrimSpace(v), start})
 		return nil
 	}
 	lineNo := 0

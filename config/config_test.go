@@ -270,10 +270,10 @@ func TestInvalid(t *testing.T) {
 		in   string
 		want string // substring of the error
 	}{
-		{"tickTime=abc", `config: tickTime: "abc" is not an integer`},
+		{"tickTime=abc", `config: line 1: tickTime: "abc" is not an integer`},
 		{"tickTime=0", "config: tickTime (0) must be positive"},
 		{"tickTime=-5", "tickTime"},
-		{"tickTime=99999999999", `config: tickTime: "99999999999" is out of range`},
+		{"tickTime=99999999999", `config: line 1: tickTime: "99999999999" is out of range`},
 		{"tickTime=1.5", "tickTime"},
 		{"tickTime=0x", "tickTime"},
 		{"tickTime=--1", "tickTime"},
@@ -291,7 +291,7 @@ func TestInvalid(t *testing.T) {
 		{"jute.maxbuffer=-1", "jute.maxbuffer"},
 		{"globalOutstandingLimit=0", "globalOutstandingLimit"},
 		{"dataDir=", "dataDir is not set"},
-		{"forceSync=maybe", `config: forceSync: "maybe" is not a boolean`},
+		{"forceSync=maybe", `config: line 1: forceSync: "maybe" is not a boolean`},
 		{"skipACL=1", "skipACL"},
 		{"extendedTypesEnabled=yes", "extendedTypesEnabled"},
 		{"readonlymode.enabled=on", "readonlymode.enabled"},
@@ -398,25 +398,21 @@ func TestUnknownKeys(t *testing.T) {
 tickTime=2000
 initLimit=10
 syncLimit=5
-server.1=zk1:2888:3888
-server.2=zk2:2888:3888;2181
-standaloneEnabled=false
+standaloneEnabled=true
 admin.serverPort=8080
 zookeeper.notAThing=1
+zookeeper.initLimit=3
 `)
 	want := map[string]string{
-		"initLimit":           "10",
-		"syncLimit":           "5",
-		"server.1":            "zk1:2888:3888",
-		"server.2":            "zk2:2888:3888;2181",
-		"standaloneEnabled":   "false",
 		"admin.serverPort":    "8080",
 		"zookeeper.notAThing": "1",
+		// QuorumPeerConfig keys have no prefixed form.
+		"zookeeper.initLimit": "3",
 	}
 	if !reflect.DeepEqual(c.Unknown, want) {
 		t.Errorf("Unknown = %#v, want %#v", c.Unknown, want)
 	}
-	if len(c.Raw) != len(want)+1 || c.Raw["tickTime"] != "2000" {
+	if len(c.Raw) != len(want)+4 || c.Raw["tickTime"] != "2000" {
 		t.Errorf("Raw = %#v", c.Raw)
 	}
 }
@@ -448,7 +444,7 @@ func TestLoad(t *testing.T) {
 	}
 
 	if _, err := Load(write("bad.cfg", "dataDir=/x\ntickTime=abc\n")); err == nil ||
-		err.Error() != `config: tickTime: "abc" is not an integer` {
+		err.Error() != `config: line 2: tickTime: "abc" is not an integer` {
 		t.Errorf("Load bad tickTime: err = %v", err)
 	}
 
