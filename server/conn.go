@@ -36,6 +36,7 @@ type request struct {
 	internalPath string // deleteContainer
 	raw          []byte    // a learner's writes: the body as received, for the leader
 	remoteAuth   []wire.Id // forwarded by a learner: the client's auth ids
+	owner        int64     // the server the client is connected to (this one: its id)
 	start        time.Time
 
 	ready atomic.Bool // a write was applied and reply is set
@@ -329,7 +330,7 @@ func (c *conn) handshake(br *bufio.Reader) bool {
 		s.mu.Lock()
 		id := s.tracker.NextID()
 		s.mu.Unlock()
-		r := &request{c: c, session: id, op: wire.OpCreateSession, timeout: timeout, write: true, done: make(chan struct{})}
+		r := &request{c: c, session: id, op: wire.OpCreateSession, timeout: timeout, write: true, done: make(chan struct{}), owner: s.id}
 		s.submit(r)
 		<-r.done
 		if r.zxid == 0 {
@@ -357,6 +358,7 @@ func (c *conn) handshake(br *bufio.Reader) bool {
 		}
 		s.mu.Lock()
 		s.tracker.Add(id, timeout, s.nowMs())
+		s.owners[id] = s.id
 		s.mu.Unlock()
 		c.bind(id)
 		resp.TimeOut, resp.SessionID, resp.Passwd = timeout, id, session.Password(id)
@@ -467,7 +469,7 @@ func (c *conn) readLoop(br *bufio.Reader) {
 		d := wire.NewDecoder(body)
 		hdr.Decode(d)
 		buf = body[:0] // the frame buffer is reused: requests keep copies
-		r := &request{c: c, session: c.session(), xid: hdr.Xid, op: hdr.Type, body: body[8:], start: s.now()}
+		r := &request{c: c, session: c.session(), xid: hdr.Xid, op: hdr.Type, body: body[8:], start: s.now(), owner: s.id}
 		if hdr.Type == wire.OpAuth {
 			if !c.handleAuth(r) {
 				return

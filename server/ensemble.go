@@ -18,6 +18,8 @@ import (
 // REQUEST packet): Body is the request body exactly as the client sent it
 // after its RequestHeader (createSession: the 4-byte negotiated timeout).
 type Forwarded struct {
+	// From is the learner that forwarded it (the session's owner there).
+	From    int64
 	Session int64
 	Cxid    int32
 	Op      wire.Op
@@ -151,7 +153,7 @@ func (s *Server) failForwarded() {
 // SubmitForwarded queues a request a learner forwarded for prep, as if a
 // local client had sent it; its reply goes out on the learner.
 func (s *Server) SubmitForwarded(f Forwarded) {
-	r := &request{session: f.Session, xid: f.Cxid, op: f.Op, write: true, remoteAuth: f.Auth}
+	r := &request{session: f.Session, xid: f.Cxid, op: f.Op, write: true, remoteAuth: f.Auth, owner: f.From}
 	if r.remoteAuth == nil {
 		r.remoteAuth = []wire.Id{}
 	}
@@ -179,9 +181,9 @@ func (s *Server) TouchSessions(touches map[int64]int32) {
 	s.mu.Unlock()
 }
 
-// RevalidateSession tells a learner whether a session a client resumes on
-// it is alive, touching it if so.
-func (s *Server) RevalidateSession(id int64, timeout int32) bool {
+// RevalidateSession tells learner from whether a session a client resumes
+// on it is alive, touching it and making from its owner if so.
+func (s *Server) RevalidateSession(from, id int64, timeout int32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, ok := s.tracker.Get(id)
@@ -189,7 +191,16 @@ func (s *Server) RevalidateSession(id int64, timeout int32) bool {
 		return false
 	}
 	s.tracker.Touch(id, s.nowMs())
+	s.owners[id] = from
 	return true
+}
+
+// setOwner records which server a session's client is connected to (the
+// leader's view; requests arriving through another are SESSIONMOVED).
+func (s *Server) setOwner(id, owner int64) {
+	s.mu.Lock()
+	s.owners[id] = owner
+	s.mu.Unlock()
 }
 
 // TakeTouched returns the sessions touched on this learner since the last

@@ -163,6 +163,7 @@ func (p *preparer) prep(req *request) *Proposal {
 		if _, ok := p.s.tracker.Get(req.session); !ok {
 			p.s.tracker.Add(req.session, req.timeout, p.s.nowMs())
 		}
+		p.s.owners[req.session] = req.owner
 		p.s.mu.Unlock()
 	case wire.OpCloseSession:
 		prop.Txn = p.closeSession(t, req.session)
@@ -199,6 +200,12 @@ func (p *preparer) checkSession(req *request) wire.Err {
 		return wire.ErrSessionExpired
 	case sess.Closing:
 		return wire.ErrSessionExpired
+	}
+	p.s.mu.Lock()
+	owner, known := p.s.owners[req.session]
+	p.s.mu.Unlock()
+	if known && owner != req.owner {
+		return wire.ErrSessionMoved
 	}
 	return wire.ErrOK
 }

@@ -59,6 +59,8 @@ type Server struct {
 	fwd     map[fwdKey]*request // forwarded, waiting for their txn
 	syncs   []*request          // forwarded syncs, oldest first
 	touched map[int64]int32     // learner: sessions touched since the last PING
+	owners  map[int64]int64     // session -> the server its client uses (leader)
+	id      int64               // this server's id
 
 	treeMu   sync.RWMutex
 	tree     *datatree.Tree
@@ -146,6 +148,8 @@ func New(o Options) *Server {
 		role:        o.Role,
 		fwd:         map[fwdKey]*request{},
 		touched:     map[int64]int32{},
+		owners:      map[int64]int64{},
+		id:          o.ServerID,
 	}
 	s.learner, _ = o.Commit.(Learner)
 	s.snapDir, s.logDir = o.SnapDir, o.LogDir
@@ -349,6 +353,7 @@ func (s *Server) afterApply(p *Proposal, res *datatree.Result) {
 	case wire.OpCloseSession:
 		s.mu.Lock()
 		s.tracker.Remove(p.Hdr.ClientID)
+		delete(s.owners, p.Hdr.ClientID)
 		c := s.sessions[p.Hdr.ClientID]
 		delete(s.sessions, p.Hdr.ClientID)
 		s.mu.Unlock()

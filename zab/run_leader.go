@@ -305,14 +305,14 @@ func (r *leaderRun) exec(acts []Action) error {
 			r.serve(a.NextZxid)
 		case Submit:
 			if srv := r.srv; srv != nil {
-				srv.SubmitForwarded(server.Forwarded{Session: a.Req.Session, Cxid: a.Req.Cxid, Op: a.Req.Op, Body: a.Req.Body, Auth: a.Req.Auth})
+				srv.SubmitForwarded(server.Forwarded{From: a.From, Session: a.Req.Session, Cxid: a.Req.Cxid, Op: a.Req.Op, Body: a.Req.Body, Auth: a.Req.Auth})
 			}
 		case Touch:
 			if r.srv != nil {
 				r.srv.TouchSessions(a.Sessions)
 			}
 		case Revalidate:
-			valid := r.srv != nil && r.srv.RevalidateSession(a.Session, a.Timeout)
+			valid := r.srv != nil && r.srv.RevalidateSession(a.From, a.Session, a.Timeout)
 			e := wire.Encoder{}
 			e.Long(a.Session)
 			e.Bool(valid)
