@@ -31,9 +31,9 @@ type request struct {
 	rec          wire.Record // writes: the decoded body
 	bad          bool        // writes: the body did not decode
 	write        bool
-	read         bool   // executed by the replier (counts in pendingReads)
-	timeout      int32  // createSession
-	internalPath string // deleteContainer
+	read         bool      // executed by the replier (counts in pendingReads)
+	timeout      int32     // createSession
+	internalPath string    // deleteContainer
 	raw          []byte    // a learner's writes: the body as received, for the leader
 	remoteAuth   []wire.Id // forwarded by a learner: the client's auth ids
 	owner        int64     // the server the client is connected to (this one: its id)

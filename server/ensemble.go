@@ -43,7 +43,7 @@ type Learner interface {
 // Role describes the server's place in an ensemble for four-letter words
 // and mntr; nil means standalone.
 type Role interface {
-	Mode() string          // "leader", "follower" or "observer"
+	Mode() string         // "leader", "follower" or "observer"
 	Metrics() [][2]string // extra mntr lines (key without the zk_ prefix, value)
 }
 
