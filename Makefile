@@ -75,3 +75,24 @@ CRASH_ROUNDS ?= 50
 .PHONY: crash
 crash:
 	CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -count=1 -run Kill -v ./crashtest/
+
+# Real-process ensemble tests (ensembletest/): 3- and 5-node zkserver
+# ensembles on loopback under kill -9, SIGSTOP/SIGCONT and proxy-made
+# partitions, with linearizability (porcupine) and convergence checks.
+# ENSEMBLE_RUN selects scenarios (a go test -run pattern); ENSEMBLE_SEED
+# replays the client workload choices.
+ENSEMBLE_RUN ?= .
+.PHONY: ensemble-test
+ensemble-test:
+	ZKSERVER_ENSEMBLE=1 $(GO) test -count=1 -timeout 30m -v -run '$(ENSEMBLE_RUN)' ./ensembletest/
+
+# A 3-node ensemble on loopback (clients on 2181-2183), data under $(DATA)/ensemble.
+.PHONY: run-ensemble
+run-ensemble: build
+	BIN=$(BIN) DATA=$(DATA) scripts/run-ensemble.sh
+
+# Seeded deterministic simulation of election and ZAB (sim/); SEEDS seeds.
+SEEDS ?= 1000
+.PHONY: sim
+sim:
+	SIM_SEEDS=$(SEEDS) $(GO) test -count=1 ./sim/ -run TestSim

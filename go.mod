@@ -3,6 +3,7 @@ module github.com/zkserver/zkserver
 go 1.26
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/go-zookeeper/zk v1.0.4
 	github.com/urfave/cli/v2 v2.27.7
 	go.uber.org/zap v1.28.0
