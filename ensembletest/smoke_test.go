@@ -82,5 +82,3 @@ func expectData(t *testing.T, n *node, path, want string) {
 		t.Fatalf("server.%d: %s = %q after sync, want %q (%v)", n.id, path, got, want, err)
 	}
 }
-
-
