@@ -1,0 +1,424 @@
+package mixedtest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	zkJar     = "/usr/share/java/zookeeper.jar"
+	javaLibs  = "/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar"
+	stopWait  = 15 * time.Second
+	tickTime  = 1000 // ms; sessions may last 2..20 s
+	startWait = 60 * time.Second
+)
+
+// requireZK skips without java or ZooKeeper's jar unless ZKSERVER_REQUIRE_ZK
+// is set, in which case it fails (CI never skips silently).
+func requireZK(t *testing.T) {
+	t.Helper()
+	var missing []string
+	if _, err := exec.LookPath("java"); err != nil {
+		missing = append(missing, "java")
+	}
+	if _, err := os.Stat(zkJar); err != nil {
+		missing = append(missing, zkJar)
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
+		t.Fatalf("ZKSERVER_REQUIRE_ZK is set but %s missing (apt-get install zookeeper)", strings.Join(missing, " and "))
+	}
+	t.Skipf("%s missing; set ZKSERVER_REQUIRE_ZK=1 to make this a failure", strings.Join(missing, " and "))
+}
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+	buildDir  string
+)
+
+// zkserverBinary builds ./cmd/zkserver once per test binary run.
+func zkserverBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "mixedtest-bin-")
+		if buildErr != nil {
+			return
+		}
+		buildBin = filepath.Join(buildDir, "zkserver")
+		_, file, _, _ := runtime.Caller(0)
+		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/zkserver")
+		cmd.Dir = filepath.Dir(filepath.Dir(file))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/zkserver: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// Kind is the implementation a member runs.
+type Kind string
+
+const (
+	ZK Kind = "zookeeper"
+	Go Kind = "zkserver"
+)
+
+// member is one ensemble member: fixed ports and data directory across
+// restarts, its current process (nil when stopped).
+type member struct {
+	sid                      int
+	kind                     Kind
+	quorum, election, client int
+	dir, data, cfg, logPath  string
+	proc                     *proc
+	starts                   int
+}
+
+func (m *member) clientAddr() string { return fmt.Sprintf("127.0.0.1:%d", m.client) }
+func (m *member) name() string       { return fmt.Sprintf("%s sid %d", m.kind, m.sid) }
+
+type proc struct {
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// cluster is a mixed ensemble on loopback.
+type cluster struct {
+	t       *testing.T
+	dir     string
+	members map[int]*member
+	sids    []int
+	// zkProps are extra -D system properties for every ZooKeeper start.
+	zkProps []string
+	// extraCfg are extra zoo.cfg lines for every member.
+	extraCfg []string
+}
+
+// newCluster lays out an ensemble whose member i (sid i+1) runs kinds[i].
+// Nothing is started. Every process started is killed in t.Cleanup, and
+// all members' logs are printed when the test failed.
+func newCluster(t *testing.T, kinds ...Kind) *cluster {
+	t.Helper()
+	requireZK(t)
+	c := &cluster{t: t, dir: t.TempDir(), members: map[int]*member{}}
+	ports := freePorts(t, 3*len(kinds))
+	for i, k := range kinds {
+		sid := i + 1
+		dir := filepath.Join(c.dir, fmt.Sprintf("n%d-%s", sid, k))
+		m := &member{sid: sid, kind: k, quorum: ports[3*i], election: ports[3*i+1], client: ports[3*i+2],
+			dir: dir, data: filepath.Join(dir, "data"), cfg: filepath.Join(dir, "zoo.cfg"), logPath: filepath.Join(dir, "server.log")}
+		if err := os.MkdirAll(m.data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(m.data, "myid"), []byte(fmt.Sprintf("%d\n", sid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.members[sid] = m
+		c.sids = append(c.sids, sid)
+	}
+	t.Cleanup(func() {
+		for _, sid := range c.sids {
+			c.kill(sid)
+		}
+		if t.Failed() || os.Getenv("MIXEDTEST_LOGS") != "" {
+			for _, sid := range c.sids {
+				m := c.members[sid]
+				t.Logf("==== %s log (%s), last 150 lines:\n%s", m.name(), m.logPath, tailFile(m.logPath, 150))
+			}
+		}
+	})
+	return c
+}
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var lns []net.Listener
+	var out []int
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
+func (c *cluster) writeConfig(m *member) {
+	lines := []string{
+		fmt.Sprintf("tickTime=%d", tickTime), "initLimit=10", "syncLimit=5",
+		"dataDir=" + m.data,
+		fmt.Sprintf("clientPort=%d", m.client), "clientPortAddress=127.0.0.1",
+		"4lw.commands.whitelist=*", "admin.enableServer=false",
+		"maxClientCnxns=100",
+	}
+	lines = append(lines, c.extraCfg...)
+	for _, sid := range c.sids {
+		o := c.members[sid]
+		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", sid, o.quorum, o.election))
+	}
+	if err := os.WriteFile(m.cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// start starts member sid (it must be stopped) without waiting for it.
+func (c *cluster) start(sid int) {
+	t := c.t
+	t.Helper()
+	m := c.members[sid]
+	if m.proc != nil && !m.proc.exited() {
+		t.Fatalf("%s is already running", m.name())
+	}
+	c.writeConfig(m)
+	var cmd *exec.Cmd
+	switch m.kind {
+	case ZK:
+		props := "log4j.rootLogger=INFO, CONSOLE\n" +
+			"log4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n" +
+			"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n" +
+			"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n\n"
+		if err := os.WriteFile(filepath.Join(m.dir, "log4j.properties"), []byte(props), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+			"-Dlog4j.configuration=file:" + filepath.Join(m.dir, "log4j.properties"),
+			"-Dzookeeper.admin.enableServer=false"}
+		args = append(args, c.zkProps...)
+		args = append(args, "-cp", m.dir+":"+zkJar+":"+javaLibs, "org.apache.zookeeper.server.quorum.QuorumPeerMain", m.cfg)
+		cmd = exec.Command("java", args...)
+	case Go:
+		level := "info"
+		if os.Getenv("MIXEDTEST_DEBUG") != "" {
+			level = "debug"
+		}
+		cmd = exec.Command(zkserverBinary(t), "start", "--config", m.cfg, "--log-level", level)
+	}
+	lf, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.starts++
+	fmt.Fprintf(lf, "==== mixedtest: start #%d of %s at %s\n", m.starts, m.name(), time.Now().Format(time.RFC3339Nano))
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		t.Fatalf("start %s: %v", m.name(), err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		lf.Close()
+		close(p.done)
+	}()
+	m.proc = p
+}
+
+// kill sends SIGKILL to sid's process group (kill -9) and waits for it.
+func (c *cluster) kill(sid int) {
+	m := c.members[sid]
+	if m.proc == nil || m.proc.exited() {
+		return
+	}
+	_ = syscall.Kill(-m.proc.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-m.proc.done:
+	case <-time.After(stopWait):
+		c.t.Errorf("%s did not exit after SIGKILL", m.name())
+	}
+}
+
+// stop sends SIGTERM and waits (bounded) for sid to exit, then SIGKILL.
+func (c *cluster) stop(sid int) {
+	m := c.members[sid]
+	if m.proc == nil || m.proc.exited() {
+		return
+	}
+	_ = syscall.Kill(-m.proc.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-m.proc.done:
+	case <-time.After(stopWait):
+		c.t.Logf("%s did not exit within %v of SIGTERM; killing it", m.name(), stopWait)
+		c.kill(sid)
+	}
+}
+
+// mode asks sid for srvr and returns its Mode ("" when not serving).
+func (c *cluster) mode(sid int) string {
+	out := fourLetter(c.members[sid].clientAddr(), "srvr")
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "Mode: "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// waitServing waits until every listed member is serving as leader or
+// follower, exactly one of the running members leading; it returns the
+// leader's sid.
+func (c *cluster) waitServing(sids ...int) int {
+	c.t.Helper()
+	deadline := time.Now().Add(startWait)
+	var modes map[int]string
+	for time.Now().Before(deadline) {
+		modes = map[int]string{}
+		leader, leaders, ok := 0, 0, true
+		for _, sid := range sids {
+			m := c.members[sid]
+			if m.proc == nil || m.proc.exited() {
+				c.t.Fatalf("%s is not running (exit: %v)", m.name(), m.proc.waitErrOrNil())
+			}
+			md := c.mode(sid)
+			modes[sid] = md
+			switch md {
+			case "leader":
+				leader = sid
+				leaders++
+			case "follower":
+			default:
+				ok = false
+			}
+		}
+		if ok && leaders == 1 {
+			return leader
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.t.Fatalf("members %v not serving with one leader within %v: modes %v", sids, startWait, modes)
+	return 0
+}
+
+func (p *proc) waitErrOrNil() error {
+	if p == nil {
+		return nil
+	}
+	return p.waitErr
+}
+
+// log returns everything sid's processes logged so far.
+func (c *cluster) log(sid int) string {
+	b, _ := os.ReadFile(c.members[sid].logPath)
+	return string(b)
+}
+
+// logSinceStart returns what sid logged since its latest start.
+func (c *cluster) logSinceStart(sid int) string {
+	l := c.log(sid)
+	if i := strings.LastIndex(l, "==== mixedtest: start #"); i >= 0 {
+		return l[i:]
+	}
+	return l
+}
+
+var syncRE = regexp.MustCompile(`synced with the leader: serving clients.*"sync":\s*"([A-Z]+)"`)
+
+// goSyncMode is the sync mode (DIFF, SNAP, TRUNC) a zkserver member logged
+// on its latest start, "" if it has not synced.
+func (c *cluster) goSyncMode(sid int) string {
+	ms := syncRE.FindAllStringSubmatch(c.logSinceStart(sid), -1)
+	if len(ms) == 0 {
+		return ""
+	}
+	return ms[len(ms)-1][1]
+}
+
+// zkSyncLines returns what a ZooKeeper leader logged about syncing
+// learner sid (for the test log).
+func (c *cluster) zkSyncLines(leader, learner int) []string {
+	var out []string
+	for _, l := range strings.Split(c.log(leader), "\n") {
+		if strings.Contains(l, fmt.Sprintf("Learner sid: %d ", learner)) || strings.Contains(l, fmt.Sprintf("peer sid: %d", learner)) ||
+			strings.Contains(l, "Sending snapshot last zxid of peer") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// checkLogs fails on lines that say a server disagreed with itself or its
+// leader: digest mismatches, unmatched commits, panics, zkserver errors.
+func (c *cluster) checkLogs() {
+	c.t.Helper()
+	for _, sid := range c.sids {
+		m := c.members[sid]
+		for _, line := range strings.Split(c.log(sid), "\n") {
+			l := strings.ToLower(line)
+			bad := strings.Contains(l, "digests are not matching") || strings.Contains(l, "digest mismatch") ||
+				strings.Contains(l, "unmatched") || strings.Contains(l, "might lead to inconsistent state") ||
+				strings.Contains(line, "panic:") || strings.Contains(line, "DATA RACE") ||
+				strings.Contains(line, "Severe unrecoverable error")
+			if m.kind == Go && (strings.Contains(line, "\tERROR\t") || strings.Contains(line, "\tDPANIC\t")) {
+				bad = true
+			}
+			if bad {
+				c.t.Errorf("%s logged: %s", m.name(), line)
+			}
+		}
+	}
+}
+
+func fourLetter(addr, word string) string {
+	nc, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return ""
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := nc.Write([]byte(word)); err != nil {
+		return ""
+	}
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(nc)
+	return buf.String()
+}
+
+func tailFile(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
