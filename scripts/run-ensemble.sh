@@ -24,6 +24,7 @@ for i in $(seq 1 "$NODES"); do
 		echo "dataDir=$dir"
 		echo "clientPort=$((BASE_PORT + i - 1))"
 		echo "clientPortAddress=127.0.0.1"
+		echo "4lw.commands.whitelist=*"
 		for j in $(seq 1 "$NODES"); do
 			echo "server.$j=127.0.0.1:$((BASE_PORT + 26700 + j)):$((BASE_PORT + 36700 + j))"
 		done

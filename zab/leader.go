@@ -86,14 +86,16 @@ type Leader struct {
 	stopped       bool
 
 	// stats
-	LastProposalSize int
+	LastProposalSize, MinProposalSize, MaxProposalSize int
 }
 
 // NewLeader returns a leader core; call Start first.
 func NewLeader(cfg LeaderConfig) *Leader {
 	l := &Leader{cfg: cfg, voters: map[int64]bool{}, observers: map[int64]bool{},
 		learners: map[int64]*learnerState{}, epochSet: map[int64]bool{}, epochAcks: map[int64]bool{},
-		nlAcks: map[int64]bool{}, lastCommitted: cfg.LastZxid, lastProposed: cfg.LastZxid, durable: cfg.LastZxid}
+		nlAcks: map[int64]bool{}, lastCommitted: cfg.LastZxid, lastProposed: cfg.LastZxid, durable: cfg.LastZxid,
+		// ZooKeeper's proposal size statistics start at -1
+		LastProposalSize: -1, MinProposalSize: -1, MaxProposalSize: -1}
 	for _, v := range cfg.Voters {
 		l.voters[v] = true
 	}
@@ -356,6 +358,12 @@ func (l *Leader) Propose(entries []Entry) []Action {
 		l.outstanding = append(l.outstanding, &proposal{zxid: e.Zxid, data: e.Data, acks: map[int64]bool{}})
 		l.lastProposed = e.Zxid
 		l.LastProposalSize = len(e.Data)
+		if len(e.Data) > l.MaxProposalSize {
+			l.MaxProposalSize = len(e.Data)
+		}
+		if l.MinProposalSize < 0 || len(e.Data) < l.MinProposalSize {
+			l.MinProposalSize = len(e.Data)
+		}
 		for _, sid := range l.sortedLearners() {
 			if ls := l.learners[sid]; !ls.observer && ls.stage >= stageSyncing {
 				out = append(out, Send{To: sid, Pkt: wire.QuorumPacket{Type: wire.PacketProposal, Zxid: e.Zxid, Data: e.Data}})
@@ -497,15 +505,21 @@ func (l *Leader) Tick() []Action {
 
 // Metrics for mntr.
 type LeaderMetrics struct {
-	Learners, SyncedFollowers, Followers, PendingSyncs, Outstanding int
-	LastProposalSize                                                int
+	Learners, SyncedFollowers, Followers, SyncedObservers, PendingSyncs, Outstanding int
+	LastProposalSize, MinProposalSize, MaxProposalSize                               int
+	Voters                                                                           int
 }
 
 // Metrics reports the leader's counts.
 func (l *Leader) Metrics() LeaderMetrics {
-	m := LeaderMetrics{Learners: len(l.learners), PendingSyncs: len(l.syncs), Outstanding: len(l.outstanding), LastProposalSize: l.LastProposalSize}
+	m := LeaderMetrics{Learners: len(l.learners), PendingSyncs: len(l.syncs), Outstanding: len(l.outstanding),
+		LastProposalSize: l.LastProposalSize, MinProposalSize: l.MinProposalSize, MaxProposalSize: l.MaxProposalSize,
+		Voters: len(l.voters)}
 	for _, ls := range l.learners {
 		if ls.observer {
+			if ls.stage >= stageNewLeader {
+				m.SyncedObservers++
+			}
 			continue
 		}
 		m.Followers++

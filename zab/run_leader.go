@@ -59,7 +59,9 @@ type leaderRun struct {
 	appWG  sync.WaitGroup
 	metMu  sync.Mutex
 	met    LeaderMetrics
-	start  time.Time
+	// servingSince is when the leader was established (leader_uptime)
+	servingSince time.Time
+	start        time.Time
 }
 
 // RunLeader runs the leader role until it ends (lost quorum, timeout,
@@ -376,6 +378,7 @@ func (r *leaderRun) serve(next int64) {
 	}
 	r.metMu.Lock()
 	r.srv = srv
+	r.servingSince = time.Now()
 	r.metMu.Unlock()
 	go srv.Serve()
 	if env.OnServing != nil {
@@ -428,13 +431,24 @@ func (l *leaderRole) Mode() string { return "leader" }
 func (l *leaderRole) Metrics() [][2]string {
 	l.r.metMu.Lock()
 	m := l.r.met
+	up := time.Since(l.r.servingSince).Milliseconds()
 	l.r.metMu.Unlock()
+	i := strconv.Itoa
+	// ZooKeeper 3.8's quorum gauges (zk_followers is 3.4's name, kept for
+	// the scripts that still read it)
 	return [][2]string{
-		{"learners", strconv.Itoa(m.Learners)},
-		{"followers", strconv.Itoa(m.Followers)},
-		{"synced_followers", strconv.Itoa(m.SyncedFollowers)},
-		{"pending_syncs", strconv.Itoa(m.PendingSyncs)},
-		{"last_proposal_size", strconv.Itoa(m.LastProposalSize)},
+		{"peer_state", "leading - broadcast"},
+		{"quorum_size", i(m.Voters)},
+		{"learners", i(m.Learners)},
+		{"followers", i(m.Followers)},
+		{"synced_followers", i(m.SyncedFollowers)},
+		{"synced_non_voting_followers", "0"},
+		{"synced_observers", i(m.SyncedObservers)},
+		{"pending_syncs", i(m.PendingSyncs)},
+		{"leader_uptime", strconv.FormatInt(up, 10)},
+		{"last_proposal_size", i(m.LastProposalSize)},
+		{"max_proposal_size", i(m.MaxProposalSize)},
+		{"min_proposal_size", i(m.MinProposalSize)},
 	}
 }
 

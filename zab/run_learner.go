@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -371,7 +372,7 @@ func (r *learnerRun) apply(entries []Entry) error {
 func (r *learnerRun) serve() {
 	env := r.env
 	r.applyC = make(chan []*server.Proposal, 1024)
-	role := &learnerRole{mode: "follower"}
+	role := &learnerRole{mode: "follower", voters: len(env.Cfg.Voters()), leader: r.pc.sid}
 	if r.observer {
 		role.mode = "observer"
 	}
@@ -439,7 +440,26 @@ func (c *learnerCommit) Close() {
 	})
 }
 
-type learnerRole struct{ mode string }
+type learnerRole struct {
+	mode   string
+	voters int
+	leader int64
+}
 
-func (l *learnerRole) Mode() string         { return l.mode }
-func (l *learnerRole) Metrics() [][2]string { return nil }
+func (l *learnerRole) Mode() string { return l.mode }
+
+// Metrics are ZooKeeper 3.8's quorum gauges of a learner.
+func (l *learnerRole) Metrics() [][2]string {
+	if l.mode == "observer" {
+		return [][2]string{
+			{"peer_state", "observing - broadcast"},
+			{"quorum_size", strconv.Itoa(l.voters)},
+			{"observer_master_id", strconv.FormatInt(l.leader, 10)},
+		}
+	}
+	return [][2]string{
+		{"peer_state", "following - broadcast"},
+		{"quorum_size", strconv.Itoa(l.voters)},
+		{"synced_observers", "0"},
+	}
+}
