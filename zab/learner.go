@@ -125,12 +125,14 @@ func (f *Learner) Receive(p *wire.QuorumPacket) []Action {
 		f.lastZxid = p.Zxid
 		return nil
 	case wire.PacketProposal:
-		if f.cfg.Observer {
+		// a DIFF or TRUNC sync queues PROPOSAL+COMMIT pairs for observers
+		// too (Learner.syncWithLeader); only broadcast uses INFORM
+		if f.cfg.Observer && f.phase != phaseSync {
 			return f.stop("PROPOSAL sent to an observer")
 		}
 		return f.proposal(Entry{Zxid: p.Zxid, Data: p.Data})
 	case wire.PacketCommit:
-		if f.cfg.Observer {
+		if f.cfg.Observer && f.phase != phaseSync {
 			return f.stop("COMMIT sent to an observer")
 		}
 		return f.commit(p.Zxid)
