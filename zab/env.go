@@ -105,6 +105,25 @@ func (e *Env) truncate(zxid int64) error {
 	return nil
 }
 
+// InitConfigNode writes this server's view of the ensemble into
+// /zookeeper/config, as ZooKeeper's ZKDatabase.initConfigInZKDatabase does
+// when a peer starts and again when a learner has synced (after a SNAP it
+// overwrites what the leader's snapshot carried): data = the config
+// string, version -1, mzxid = the config version (0 for a static config),
+// mtime = the local wall clock. It is not a txn, each server sets it
+// locally, and /zookeeper/ children are outside the tree digest. The tree
+// must not be serving yet.
+func (e *Env) InitConfigNode() {
+	n := e.Tree.Get(datatree.ConfigPath)
+	if n == nil {
+		return
+	}
+	n.Data = []byte(e.Cfg.QuorumConfigString())
+	n.Version = -1
+	n.Mzxid = 0
+	n.Mtime = time.Now().UnixMilli()
+}
+
 // CatchUp applies to the tree every logged txn after it: what a role left
 // logged but uncommitted counts for the next election, as ZooKeeper's
 // reload of the database does.

@@ -84,6 +84,7 @@ func RunLeader(ctx context.Context, env *Env) error {
 	}
 	r := &leaderRun{env: env, ev: make(chan lEvent, 4096), done: make(chan struct{}), peers: map[int64]*peerConn{},
 		tl: tl, mine: map[int64]*server.Proposal{}, start: time.Now()}
+	env.InitConfigNode()
 	var voters, observers []int64
 	for _, q := range cfg.Voters() {
 		voters = append(voters, q.ID)

@@ -74,6 +74,7 @@ func RunLearner(ctx context.Context, env *Env, leaderID int64, addr string, obse
 		CurrentEpoch: env.Current, LastZxid: env.Tree.LastZxid, InitLimit: env.Cfg.InitLimit,
 		SyncLimit: env.Cfg.SyncLimit, Touches: r.touches})
 	r.pc = newPeerConn(leaderID, nc, env.Log)
+	env.InitConfigNode()
 	mode := "following"
 	if observer {
 		mode = "observing"
@@ -234,6 +235,7 @@ func (r *learnerRun) loop(ctx context.Context) error {
 				if e.tree != nil {
 					r.env.Tree = e.tree
 					r.env.Committed.Reset()
+					r.env.InitConfigNode()
 				}
 				switch e.pkt.Type {
 				case wire.PacketDiff, wire.PacketTrunc, wire.PacketSnap:
@@ -295,6 +297,7 @@ func (r *learnerRun) exec(acts []Action) error {
 			if err := env.truncate(a.Zxid); err != nil {
 				return fmt.Errorf("truncating to %s: %w", hex(a.Zxid), err)
 			}
+			env.InitConfigNode()
 			tl, err := env.openLog()
 			if err != nil {
 				return err
