@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -275,5 +276,103 @@ func appendGhosts(t *testing.T, dir string, after int64, n int) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("logged %d uncommitted txns %#x..%#x in zkserver's log", n, after+1, after+int64(n))
+	t.Logf("logged %d uncommitted txns %#x..%#x in %s", n, after+1, after+int64(n), dir)
+}
+
+var zkLearnerSyncRE = regexp.MustCompile(`Getting a (diff|snapshot) from (?:the )?leader|Truncating log to get in sync with the leader`)
+
+// zkSyncMode is how ZooKeeper member sid synced on its latest start
+// (DIFF, SNAP or TRUNC; "" if it logged none of them).
+func (c *cluster) zkSyncMode(sid int) string {
+	ms := zkLearnerSyncRE.FindAllStringSubmatch(c.logSinceStart(sid), -1)
+	if len(ms) == 0 {
+		return ""
+	}
+	switch m := ms[len(ms)-1]; m[1] {
+	case "diff":
+		return "DIFF"
+	case "snapshot":
+		return "SNAP"
+	default:
+		return "TRUNC"
+	}
+}
+
+// rejoinZK restarts ZooKeeper member sid under leader and checks how it
+// synced.
+func (c *cluster) rejoinZK(sid, leader int, want string) {
+	c.t.Helper()
+	t0 := time.Now()
+	before := strings.Count(c.log(leader), "learner sync sent")
+	c.start(sid)
+	if l := c.waitServing(c.sids...); l != leader {
+		c.t.Fatalf("leader changed from %d to %d when %s rejoined", leader, l, c.members[sid].name())
+	}
+	got := c.zkSyncMode(sid)
+	c.t.Logf("%s rejoined by %s after %v", c.members[sid].name(), got, time.Since(t0).Round(time.Millisecond))
+	n := 0
+	for _, l := range strings.Split(c.log(leader), "\n") {
+		if !strings.Contains(l, "learner sync sent") {
+			continue
+		}
+		if n++; n > before && strings.Contains(l, fmt.Sprintf(`"sid": %d,`, sid)) {
+			c.t.Logf("zkserver leader: %s", l)
+		}
+	}
+	if got != want {
+		c.t.Fatalf("%s synced by %q, want %s", c.members[sid].name(), got, want)
+	}
+}
+
+// TestZKFollowerSyncsFromGo: ZooKeeper 1 follows a zkserver leader (sid 3,
+// with ZooKeeper 2 as the other follower) and rejoins it by DIFF, by SNAP
+// (more than the leader's committed window written meanwhile) and by
+// TRUNC (uncommitted txns appended to its own log while it was down).
+func TestZKFollowerSyncsFromGo(t *testing.T) {
+	c := newCluster(t, ZK, ZK, Go)
+	c.start(3)
+	c.start(2)
+	if l := c.waitServing(2, 3); l != 3 {
+		t.Fatalf("leader is %s, want zkserver sid 3", c.members[l].name())
+	}
+	c.start(1)
+	c.waitServing(1, 2, 3)
+	t.Logf("ZooKeeper 1 joined by %s", c.zkSyncMode(1))
+	c.writeSome("/a", 20, 1, 2, 3)
+	c.checkSameTree(1, 2, 3)
+
+	// DIFF
+	c.waitQuiet(1, 2, 3)
+	c.stop(1)
+	c.writeSome("/b", 20, 2, 3)
+	c.rejoinZK(1, 3, "DIFF")
+	c.checkSameTree(1, 2, 3)
+
+	// SNAP
+	c.waitQuiet(1, 2, 3)
+	c.stop(1)
+	c.writeSome("/big", 300, 2, 3)
+	c.rejoinZK(1, 3, "SNAP")
+	c.checkSameTree(1, 2, 3)
+
+	// TRUNC
+	last := c.waitQuiet(1, 2, 3)
+	c.stop(1)
+	logDir := filepath.Join(c.members[1].data, "version-2")
+	if got := lastLogged(t, logDir); got != last {
+		t.Fatalf("ZooKeeper 1's log ends at %#x, the ensemble at %#x", got, last)
+	}
+	appendGhosts(t, logDir, last, 3)
+	c.rejoinZK(1, 3, "TRUNC")
+	tree := c.checkSameTree(1, 2, 3)
+	for p := range tree {
+		if strings.HasPrefix(p, "/ghost") {
+			t.Errorf("uncommitted node %s survived the TRUNC", p)
+		}
+	}
+	c.writeSome("/c", 20, 1, 2, 3)
+	c.checkSameTree(1, 2, 3)
+	c.waitQuiet(1, 2, 3)
+	c.checkLogsAgree(3, 2)
+	c.checkLogs()
 }
