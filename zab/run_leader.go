@@ -152,7 +152,10 @@ func (r *leaderRun) handshake(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	li, _, err := wire.ParseLearnerInfo(p.Data)
+	li, fields, err := wire.ParseLearnerInfo(p.Data)
+	if err == nil && fields >= 2 && li.ProtocolVersion < ProtocolVersion {
+		err = fmt.Errorf("protocol version 0x%x is older than 0x%x (pre-3.4 learners are not supported)", li.ProtocolVersion, ProtocolVersion)
+	}
 	if err != nil {
 		env.Log.Info("closing quorum connection: bad LearnerInfo", zap.String("remote", nc.RemoteAddr().String()), zap.Error(err))
 		nc.Close()
@@ -226,9 +229,14 @@ func (r *leaderRun) loop(ctx context.Context) error {
 		case e := <-r.ev:
 			switch e.kind {
 			case evConnect:
-				if old := r.peers[e.sid]; old != nil {
-					old.close()
-					r.exec(r.core.Gone(e.sid))
+				if r.peers[e.sid] != nil {
+					// the learner already connected keeps its place; the
+					// newcomer is the offender (a stale one is dropped by
+					// its deadline, then the learner's retry gets in)
+					r.env.Log.Warn("closing quorum connection: duplicate sid", zap.Int64("sid", e.sid),
+						zap.String("remote", e.pc.nc.RemoteAddr().String()))
+					e.pc.close()
+					continue
 				}
 				r.peers[e.sid] = e.pc
 				r.env.Log.Info("learner connected", zap.Int64("sid", e.sid), zap.Bool("observer", e.obs),
