@@ -2,7 +2,9 @@ package zab
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/zkserver/zkserver/wire"
@@ -84,6 +86,10 @@ type Leader struct {
 	durable       int64 // local log fsynced up to here
 	syncs         []pendingSync
 	stopped       bool
+	// windowFrom is the oldest zxid of the committed window a sync may
+	// use: everything, unless the window handed over did not end at the
+	// tree's last zxid; then only what this leader commits.
+	windowFrom int64
 
 	// stats
 	LastProposalSize, MinProposalSize, MaxProposalSize int
@@ -104,6 +110,18 @@ func NewLeader(cfg LeaderConfig) *Leader {
 	}
 	if l.cfg.Committed == nil {
 		l.cfg.Committed = NewCommittedLog(500)
+	}
+	// The window must be the txns right below the tree's last zxid, as
+	// ZooKeeper's committedLog is (filled by every apply, by the replay
+	// after the snapshot at startup, by the fast-forward after a role).
+	// A window that ends below (txns applied to the tree without entering
+	// it) or was filled from log entries a snapshot superseded would make
+	// a DIFF skip txns or a TRUNC cut committed ones; such a window is not
+	// used, and syncs below this leader's own commits come from the txn
+	// log or a snapshot.
+	l.windowFrom = math.MinInt64
+	if _, max, ok := l.cfg.Committed.Bounds(); ok && max != cfg.LastZxid {
+		l.windowFrom = cfg.LastZxid + 1
 	}
 	return l
 }
@@ -293,11 +311,11 @@ func (l *Leader) syncLearner(out []Action, sid int64, ls *learnerState) []Action
 	min, _, ok := l.cfg.Committed.Bounds()
 	var committed []Entry
 	if ok {
-		committed = l.cfg.Committed.Since(min)
+		committed = l.cfg.Committed.Since(max(min, l.windowFrom))
 	}
 	plan, err := PlanSync(SyncInput{
 		PeerLastZxid: ls.lastZxid, LastProcessedZxid: l.lastCommitted, Committed: committed,
-		Disk: l.cfg.Disk, SnapshotSizeFactor: l.cfg.SnapshotSizeFactor, NewestSnapshotSize: snapSize,
+		Disk: gapCheckedDisk(l.cfg.Disk), SnapshotSizeFactor: l.cfg.SnapshotSizeFactor, NewestSnapshotSize: snapSize,
 	})
 	if err != nil {
 		return append(out, Drop{Sid: sid, Reason: "planning sync: " + err.Error()})
@@ -531,3 +549,54 @@ func (l *Leader) Metrics() LeaderMetrics {
 }
 
 func hex(z int64) string { return fmt.Sprintf("0x%x", uint64(z)) }
+
+// errLogGap ends a sync walk over the txn log at a hole.
+var errLogGap = errors.New("zab: txn log has a gap")
+
+// gapCheckedDisk makes a walk over the txn log stop at a hole: a server
+// synced by SNAP keeps its older log files, and the txns between them and
+// the snapshot are in no log (ZOOKEEPER-2418 is the same hole between the
+// log and the committed window). Within an epoch zxids are consecutive
+// and an epoch's first txn has counter 1, so a txn that is neither the
+// next of its epoch nor the first of a later one shows the hole; the sync
+// then falls back to SNAP. (A hole spanning whole epochs cannot be seen
+// from the zxids alone.)
+func gapCheckedDisk(d DiskLog) DiskLog {
+	if d == nil {
+		return nil
+	}
+	return gapDisk{d}
+}
+
+type gapDisk struct{ DiskLog }
+
+func (g gapDisk) From(zxid int64) (EntryIterator, int64, bool, error) {
+	it, total, ok, err := g.DiskLog.From(zxid)
+	if it == nil {
+		return it, total, ok, err
+	}
+	return &gapIter{it: it, prev: -1}, total, ok, err
+}
+
+type gapIter struct {
+	it   EntryIterator
+	prev int64
+}
+
+func (g *gapIter) Next() (Entry, error) {
+	e, err := g.it.Next()
+	if err != nil {
+		return e, err
+	}
+	if p := g.prev; p != -1 {
+		next := e.Zxid == p+1 && wire.ZxidEpoch(e.Zxid) == wire.ZxidEpoch(p)
+		first := wire.ZxidEpoch(e.Zxid) > wire.ZxidEpoch(p) && wire.ZxidCounter(e.Zxid) == 1
+		if !next && !first {
+			return Entry{}, fmt.Errorf("%w: %s after %s", errLogGap, hex(e.Zxid), hex(p))
+		}
+	}
+	g.prev = e.Zxid
+	return e, nil
+}
+
+func (g *gapIter) Close() error { return g.it.Close() }
