@@ -63,12 +63,16 @@ func ConfigFor(seed uint64) Config {
 }
 
 func replayCmd(seed uint64) string {
+	if os.Getenv("SIM_SHELL_TODAY") != "" {
+		return fmt.Sprintf("SIM_SHELL_TODAY=1 go test ./sim/ -run 'TestSim$' -sim.seed=%d -v", seed)
+	}
 	return fmt.Sprintf("go test ./sim/ -run 'TestSim$' -sim.seed=%d -v", seed)
 }
 
 func runSeed(seed uint64) (*World, error) {
 	c := ConfigFor(seed)
 	c.TraceLen = int(envUint("SIM_TRACE", 80))
+	c.ShellAsToday = os.Getenv("SIM_SHELL_TODAY") != ""
 	w := New(c)
 	err := w.Run()
 	return w, err
