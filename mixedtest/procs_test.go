@@ -401,7 +401,8 @@ func (c *cluster) checkLogs() {
 					// ZooKeeper 3.8.0's own race when its leader goes away
 					// during a flush (ZOOKEEPER-4409/4541, fixed in 3.8.1):
 					// the follower's SyncThread hits a null socket and the
-					// peer re-elects; seen with ZooKeeper leaders too
+					// peer re-elects (the ZooKeeper issue shows it with a ZooKeeper
+					// leader disconnecting)
 					c.t.Logf("%s hit ZOOKEEPER-4541 (known 3.8.0 shutdown race): %s", m.name(), line)
 					continue
 				}
