@@ -339,6 +339,15 @@ func newCluster(t *testing.T, size int, proxied bool) *cluster {
 	t.Helper()
 	c := &cluster{t: t, proxied: proxied, links: map[[2]int]*peerLink{}}
 	root := t.TempDir()
+	if keep := os.Getenv("ENSEMBLE_LOGS"); keep != "" {
+		// kept after the test for reading the nodes' debug logs
+		dir := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		root = dir
+		t.Logf("node directories and logs under %s", root)
+	}
 	for i := 1; i <= size; i++ {
 		n := &node{t: t, c: c, id: i, dir: filepath.Join(root, fmt.Sprintf("n%d", i))}
 		n.dataDir = filepath.Join(n.dir, "data")

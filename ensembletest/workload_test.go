@@ -230,6 +230,12 @@ func (w *workload) writer(id int, conn *zk.Conn, rng *rand.Rand) {
 	defer w.wg.Done()
 	var seen [numKeys]int32
 	for i := 0; !w.stopped(); i++ {
+		// no requests while disconnected: they could only end unknown,
+		// and every unknown outcome widens porcupine's search
+		if conn.State() != zk.StateHasSession {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
 		switch r := rng.IntN(10); {
 		case r < 6:
 			in := regInput{key: rng.IntN(numKeys), value: fmt.Sprintf("w%d-%d", id, i)}
