@@ -266,6 +266,14 @@ func (r *learnerRun) exec(acts []Action) error {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case Send:
+			if a.Pkt.Type == wire.PacketPing && a.Pkt.Data == nil {
+				// ZooKeeper's LearnerHandler reads a PING's touch table
+				// with new ByteArrayInputStream(data) and no null check:
+				// a null buffer (-1) kills the learner's connection
+				// (NPE), so an empty table goes out as zero bytes, as
+				// Learner.ping sends it
+				a.Pkt.Data = []byte{}
+			}
 			if ce := env.Log.Check(zap.DebugLevel, "quorum packet out"); ce != nil {
 				ce.Write(zap.Stringer("packet", &a.Pkt))
 			}
@@ -304,9 +312,26 @@ func (r *learnerRun) exec(acts []Action) error {
 			}
 			r.tl = tl
 		case TakeSnapshot:
+			if r.syncKind != wire.PacketSnap {
+				if err := env.snapshotNow(); err != nil {
+					return err
+				}
+				break
+			}
+			// a SNAP sync: the snapshot replaces the history before it
+			r.tl.Sync()
+			r.tl.Close()
 			if err := env.snapshotNow(); err != nil {
 				return err
 			}
+			if err := env.dropHistoryBefore(env.Tree.LastZxid); err != nil {
+				return err
+			}
+			tl, err := env.openLog()
+			if err != nil {
+				return err
+			}
+			r.tl = tl
 		case Serve:
 			r.serve()
 		case Stop:
