@@ -3,6 +3,7 @@ package zab
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -124,27 +125,51 @@ func (e *Env) InitConfigNode() {
 	n.Mtime = time.Now().UnixMilli()
 }
 
-// CatchUp applies to the tree every logged txn after it: what a role left
-// logged but uncommitted counts for the next election, as ZooKeeper's
-// reload of the database does.
+// CatchUp applies to the tree, and adds to the committed window, every
+// logged txn after the tree: what a role left logged but uncommitted counts
+// for the next election, as ZooKeeper's fastForwardDataBase does.
 func (e *Env) CatchUp() error {
-	n, err := server.Replay(e.Tree, e.LogDir, e.Tree.LastZxid+1, e.Log)
+	it, err := txnlog.NewIterator(e.LogDir, e.Tree.LastZxid+1)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	n := 0
+	for {
+		en, err := it.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if en.Zxid <= e.Tree.LastZxid {
+			continue
+		}
+		p, err := server.CommittedProposal(en.Data)
+		if err != nil {
+			return fmt.Errorf("txn log %s: zxid %s: %w", e.LogDir, hex(en.Zxid), err)
+		}
+		e.Tree.Apply(&p.Hdr, &p.Txn)
+		e.Committed.Add(Entry{Zxid: en.Zxid, Data: en.Data})
+		n++
+	}
 	if n > 0 {
 		e.Log.Info("applied logged txns after the role ended", zap.Int("txns", n), zap.String("zxid", hex(e.Tree.LastZxid)))
 	}
-	return err
+	return nil
 }
 
-// FillCommitted loads the newest logged txns into the committed-log
-// window (ZooKeeper fills it while replaying at startup).
+// FillCommitted loads the logged txns replayed after the newest snapshot
+// into the committed-log window, as ZooKeeper fills it while replaying at
+// startup: older ones may lie before a hole the snapshot covers.
 func (e *Env) FillCommitted() error {
-	segs, err := txnlog.Segments(e.LogDir)
-	if err != nil || len(segs) == 0 {
+	e.Committed.Reset()
+	from := int64(0)
+	if files, err := snapshot.List(e.SnapDir); err != nil {
 		return err
-	}
-	from := segs[len(segs)-1].StartZxid
-	if len(segs) > 1 {
-		from = segs[len(segs)-2].StartZxid
+	} else if len(files) > 0 {
+		from = files[0].Zxid + 1
 	}
 	it, err := txnlog.NewIterator(e.LogDir, from)
 	if err != nil {
@@ -153,14 +178,43 @@ func (e *Env) FillCommitted() error {
 	defer it.Close()
 	for {
 		en, err := it.Next()
-		if err != nil {
+		if err != nil || en.Zxid > e.Tree.LastZxid {
 			return nil
 		}
-		if en.Zxid > e.Tree.LastZxid {
-			return nil
+		if en.Zxid >= from {
+			e.Committed.Add(Entry{Zxid: en.Zxid, Data: en.Data})
 		}
-		e.Committed.Add(Entry{Zxid: en.Zxid, Data: en.Data})
 	}
+}
+
+// dropHistoryBefore removes every txn log segment and every snapshot older
+// than the snapshot at zxid, which a SNAP sync has just written: the old
+// log ends before the txns that snapshot brought, so a later sync from it
+// (or a recovery from an older snapshot) would skip them.
+func (e *Env) dropHistoryBefore(zxid int64) error {
+	segs, err := txnlog.Segments(e.LogDir)
+	if err != nil {
+		return err
+	}
+	for _, s := range segs {
+		if err := os.Remove(s.Path); err != nil {
+			return err
+		}
+	}
+	files, err := snapshot.List(e.SnapDir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if f.Zxid < zxid {
+			if err := os.Remove(f.Path); err != nil {
+				return err
+			}
+		}
+	}
+	e.Log.Info("dropped the txn log and snapshots older than the snapshot from the leader",
+		zap.Int("segments", len(segs)), zap.String("zxid", hex(zxid)))
+	return nil
 }
 
 func newestSnapshotSize(dir string) func() int64 {
