@@ -31,7 +31,8 @@ type SendSync struct {
 // the core's Durable input (group commit).
 type Append struct{ Entries []Entry }
 
-// AppendSync logs entries and waits for the fsync before the next action.
+// AppendSync logs entries (none: only a barrier) and waits until they and
+// everything appended before are durable before the next action.
 type AppendSync struct{ Entries []Entry }
 
 // Apply hands committed entries, in zxid order, to the tree: through the

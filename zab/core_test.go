@@ -229,14 +229,19 @@ func TestLearnerSyncOrder(t *testing.T) {
 	if tr, ok := find[Truncate](f.Receive(&wire.QuorumPacket{Type: wire.PacketTrunc, Zxid: wire.MakeZxid(1, 7)})); !ok || tr.Zxid != wire.MakeZxid(1, 7) {
 		t.Fatal("no Truncate")
 	}
-	f.Receive(&wire.QuorumPacket{Type: wire.PacketProposal, Zxid: wire.MakeZxid(1, 8), Data: []byte("p8")})
+	// proposals of the sync are logged as they come, acknowledged later
+	if acts := f.Receive(&wire.QuorumPacket{Type: wire.PacketProposal, Zxid: wire.MakeZxid(1, 8), Data: []byte("p8")}); len(sends(acts)) != 0 {
+		t.Fatalf("sync proposal: %v", acts)
+	} else if ap, ok := find[Append](acts); !ok || ap.Entries[0].Zxid != wire.MakeZxid(1, 8) {
+		t.Fatalf("sync proposal not logged at once: %v", acts)
+	}
 	if ap, ok := find[Apply](f.Receive(&wire.QuorumPacket{Type: wire.PacketCommit, Zxid: wire.MakeZxid(1, 8)})); !ok || ap.Entries[0].Zxid != wire.MakeZxid(1, 8) {
 		t.Fatal("commit during sync not applied")
 	}
 	f.Receive(&wire.QuorumPacket{Type: wire.PacketProposal, Zxid: wire.MakeZxid(2, 1), Data: []byte("q1")})
 	acts = f.Receive(&wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: wire.MakeZxid(2, 0)})
-	// snapshot (after TRUNC), log everything durably, currentEpoch, then ACK
-	// NEWLEADER, then ACK the held uncommitted proposal
+	// snapshot (after TRUNC), wait until the log is durable, currentEpoch,
+	// then ACK NEWLEADER, then ACK the held uncommitted proposal
 	var kinds []string
 	for _, a := range acts {
 		kinds = append(kinds, reflect.TypeOf(a).Name())
@@ -244,9 +249,7 @@ func TestLearnerSyncOrder(t *testing.T) {
 	if !reflect.DeepEqual(kinds, []string{"TakeSnapshot", "AppendSync", "PersistEpoch", "Send", "Send"}) {
 		t.Fatalf("NEWLEADER actions: %v", kinds)
 	}
-	if as := acts[1].(AppendSync); len(as.Entries) != 2 {
-		t.Fatalf("logged at NEWLEADER: %v", as.Entries)
-	}
+
 	if s := acts[4].(Send); s.Pkt.Type != wire.PacketAck || s.Pkt.Zxid != wire.MakeZxid(2, 1) {
 		t.Fatalf("held proposal ack: %v", s)
 	}
@@ -265,6 +268,22 @@ func TestLearnerSyncOrder(t *testing.T) {
 	// COMMIT out of order ends the role, as ZooKeeper exits
 	if _, ok := find[Stop](f.Receive(&wire.QuorumPacket{Type: wire.PacketCommit, Zxid: wire.MakeZxid(2, 2)})); !ok {
 		t.Fatal("COMMIT of 2:2 while 2:1 is pending was accepted")
+	}
+}
+
+func TestLearnerSnapshotsAtOnceOnSNAP(t *testing.T) {
+	f := NewLearner(LearnerConfig{ID: 1, InitLimit: 10, SyncLimit: 5})
+	f.Start()
+	f.Receive(&wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: wire.MakeZxid(1, 0)})
+	if _, ok := find[TakeSnapshot](f.Receive(&wire.QuorumPacket{Type: wire.PacketSnap, Zxid: 42})); !ok {
+		t.Fatal("SNAP: no snapshot before the sync goes on")
+	}
+	acts := f.Receive(&wire.QuorumPacket{Type: wire.PacketNewLeader, Zxid: wire.MakeZxid(1, 0)})
+	if _, ok := find[TakeSnapshot](acts); ok {
+		t.Fatalf("a second snapshot at NEWLEADER: %v", acts)
+	}
+	if f.LastZxid() != 42 {
+		t.Fatalf("last zxid %x after SNAP 42", f.LastZxid())
 	}
 }
 

@@ -41,10 +41,8 @@ type Learner struct {
 	newEpoch   int64
 	accepted   int64
 	current    int64
-	snapOrTrnc bool
+	truncated bool
 
-	// received before NEWLEADER, logged when it arrives
-	toLog []Entry
 	// proposals logged or being logged but not yet committed, in order
 	pending []Entry
 	// proposals appended in broadcast whose ACK waits for the fsync
@@ -113,7 +111,7 @@ func (f *Learner) Receive(p *wire.QuorumPacket) []Action {
 		if f.phase != phaseSync {
 			return f.stop("TRUNC after the sync")
 		}
-		f.snapOrTrnc = true
+		f.truncated = true
 		f.lastZxid = p.Zxid
 		return []Action{Truncate{Zxid: p.Zxid}}
 	case wire.PacketSnap:
@@ -121,9 +119,10 @@ func (f *Learner) Receive(p *wire.QuorumPacket) []Action {
 		if f.phase != phaseSync {
 			return f.stop("SNAP after the sync")
 		}
-		f.snapOrTrnc = true
+		// snapshot at once: the snapshot replaces the history before it,
+		// and what the sync sends next is logged after it
 		f.lastZxid = p.Zxid
-		return nil
+		return []Action{TakeSnapshot{}}
 	case wire.PacketProposal:
 		// a DIFF or TRUNC sync queues PROPOSAL+COMMIT pairs for observers
 		// too (Learner.syncWithLeader); only broadcast uses INFORM
@@ -184,8 +183,9 @@ func (f *Learner) proposal(e Entry) []Action {
 	f.lastZxid = max(f.lastZxid, e.Zxid)
 	f.pending = append(f.pending, e)
 	if f.phase == phaseSync {
-		f.toLog = append(f.toLog, e)
-		return nil
+		// logged now, so the log never lags the tree; acknowledged after
+		// NEWLEADER
+		return []Action{Append{Entries: []Entry{e}}}
 	}
 	f.unacked = append(f.unacked, e.Zxid)
 	return []Action{Append{Entries: []Entry{e}}}
@@ -208,15 +208,11 @@ func (f *Learner) inform(e Entry) []Action {
 		return f.stop("INFORM sent to a follower")
 	}
 	f.lastZxid = max(f.lastZxid, e.Zxid)
-	if f.phase == phaseSync {
-		f.toLog = append(f.toLog, e)
-		return []Action{Apply{Entries: []Entry{e}}}
-	}
 	return []Action{Append{Entries: []Entry{e}}, Apply{Entries: []Entry{e}}}
 }
 
-// newLeader makes everything received durable, then the epoch, then
-// acknowledges: the newest (3.9.3) order, the safest.
+// newLeader waits until everything received is durable, then writes the
+// epoch, then acknowledges: the newest (3.9.3) order, the safest.
 func (f *Learner) newLeader(p *wire.QuorumPacket) []Action {
 	if f.phase != phaseSync {
 		return f.stop("NEWLEADER out of order")
@@ -225,13 +221,11 @@ func (f *Learner) newLeader(p *wire.QuorumPacket) []Action {
 		return f.stop("NEWLEADER epoch %d, LEADERINFO said %d", wire.ZxidEpoch(p.Zxid), f.newEpoch)
 	}
 	var out []Action
-	if f.snapOrTrnc {
+	if f.truncated {
 		out = append(out, TakeSnapshot{})
 	}
-	if len(f.toLog) > 0 {
-		out = append(out, AppendSync{Entries: f.toLog})
-		f.toLog = nil
-	}
+	// everything the sync sent is durable before the epoch and the ACK
+	out = append(out, AppendSync{})
 	f.current = f.newEpoch
 	out = append(out, PersistEpoch{Name: CurrentEpochFile, Epoch: f.newEpoch},
 		Send{Pkt: wire.QuorumPacket{Type: wire.PacketAck, Zxid: p.Zxid}})

@@ -281,9 +281,10 @@ func (r *learnerRun) exec(acts []Action) error {
 		case Append:
 			r.append(a.Entries, nil)
 		case AppendSync:
-			errc := make(chan error, 1)
-			r.append(a.Entries, errc)
-			if err := <-errc; err != nil {
+			if len(a.Entries) > 0 {
+				r.append(a.Entries, nil)
+			}
+			if err := r.tl.Sync(); err != nil {
 				return fmt.Errorf("%w: txn log: %v", ErrRoleEnded, err)
 			}
 		case Apply:
