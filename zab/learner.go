@@ -38,9 +38,9 @@ type Learner struct {
 	cfg   LearnerConfig
 	phase learnerPhase
 
-	newEpoch   int64
-	accepted   int64
-	current    int64
+	newEpoch  int64
+	accepted  int64
+	current   int64
 	truncated bool
 
 	// proposals logged or being logged but not yet committed, in order
