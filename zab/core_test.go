@@ -162,6 +162,27 @@ func TestLeaderSyncWaitsForOutstanding(t *testing.T) {
 	}
 }
 
+func TestLeaderStepsDownBeforeTheCounterRollsOver(t *testing.T) {
+	l := establish(t, 0, 0, 0, 0)
+	last, over := wire.MakeZxid(1, 0xfffffffe), wire.MakeZxid(1, 0xffffffff)
+	acts := l.Propose([]Entry{{Zxid: last, Data: []byte("a")}, {Zxid: over, Data: []byte("b")}})
+	ap, ok := find[Append](acts)
+	if !ok || len(ap.Entries) != 1 || ap.Entries[0].Zxid != last {
+		t.Fatalf("proposed: %v, want only %x", acts, last)
+	}
+	for _, s := range sends(acts) {
+		if s.Pkt.Zxid == over {
+			t.Fatalf("counter 0xffffffff sent: %v", s)
+		}
+	}
+	if _, ok := find[Stop](acts); !ok {
+		t.Fatalf("no step down at the rollover: %v", acts)
+	}
+	if acts := l.Propose([]Entry{{Zxid: wire.MakeZxid(2, 0), Data: []byte("c")}}); len(acts) != 0 {
+		t.Fatalf("proposing after stepping down: %v", acts)
+	}
+}
+
 func TestLeaderInformsObservers(t *testing.T) {
 	l := establish(t, 0, 0, 0, 0)
 	l.Connect(4, true, 0)

@@ -367,7 +367,20 @@ func (l *Leader) Propose(entries []Entry) []Action {
 	if l.stopped || !l.established {
 		return nil
 	}
-	out := []Action{Append{Entries: entries}}
+	// ZooKeeper's rollover rule: a txn whose counter would be 0xffffffff
+	// is not proposed; the leader steps down so the election starts a
+	// new epoch (clients of this server reconnect elsewhere, sessions live)
+	var rollover bool
+	for i, e := range entries {
+		if wire.ZxidEpoch(e.Zxid) != l.newEpoch || wire.ZxidCounter(e.Zxid) == 0xffffffff {
+			entries, rollover = entries[:i], true
+			break
+		}
+	}
+	var out []Action
+	if len(entries) > 0 {
+		out = append(out, Append{Entries: entries})
+	}
 	for _, e := range entries {
 		if e.Zxid <= l.lastProposed {
 			l.stopped = true
@@ -388,9 +401,8 @@ func (l *Leader) Propose(entries []Entry) []Action {
 			}
 		}
 	}
-	if wire.ZxidCounter(l.lastProposed) >= 0xfffffffe {
-		// the counter is exhausted: a new epoch needs a new election
-		out = append(out, Stop{Reason: "zxid counter exhausted; starting a new epoch"})
+	if rollover {
+		out = append(out, Stop{Reason: "zxid counter exhausted: stepping down so a new epoch starts"})
 		l.stopped = true
 	}
 	return out
