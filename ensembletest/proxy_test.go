@@ -74,7 +74,22 @@ func (p *proxy) acceptLoop() {
 
 func (p *proxy) serve(in net.Conn) {
 	defer p.wg.Done()
-	out, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+	// The target may not listen yet (a leader binds its quorum port a
+	// moment after the election): retry for a while, as the peer's own
+	// connect retries would have, instead of handing it an accepted
+	// connection that closes at once.
+	var out net.Conn
+	var err error
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		out, err = net.DialTimeout("tcp", p.target, 2*time.Second)
+		p.mu.Lock()
+		gone := p.done || p.cutAt
+		p.mu.Unlock()
+		if err == nil || gone || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 	if err != nil {
 		p.drop(in)
 		return

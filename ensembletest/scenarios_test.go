@@ -87,6 +87,37 @@ func killFollower(t *testing.T, size int) {
 func TestKillFollower3(t *testing.T) { killFollower(t, 3) }
 func TestKillFollower5(t *testing.T) { killFollower(t, 5) }
 
+// TestKillLeaderRepeated3 kills the leader of a 3-node ensemble with
+// SIGKILL again and again, restarting it each time once a new leader
+// serves, so every round runs a new epoch with a rejoining old leader.
+func TestKillLeaderRepeated3(t *testing.T) {
+	scenario(t, 3, false, func(c *cluster, w *workload) {
+		for round := 0; round < 4; round++ {
+			l := c.waitLeader(3, readyWait)
+			l.kill()
+			failover(t, c, w, l, time.Now(), 2)
+			l.start()
+		}
+	})
+}
+
+// TestKillLeaderAndFollower5 kills two of five at once (the leader and a
+// follower): the remaining three are a quorum and must carry on.
+func TestKillLeaderAndFollower5(t *testing.T) {
+	scenario(t, 5, false, func(c *cluster, w *workload) {
+		l := c.waitLeader(5, readyWait)
+		f := c.followers(l)[0]
+		l.kill()
+		f.kill()
+		next := c.waitLeader(3, readyWait, l.id, f.id)
+		t.Logf("new leader server.%d", next.id)
+		w.waitProgress(progressN, progressIn, "with two of five down")
+		time.Sleep(faultHold)
+		l.start()
+		f.start()
+	})
+}
+
 // TestKillAll kills every node at once under load and restarts them all:
 // nothing acknowledged may be lost.
 func TestKillAll3(t *testing.T) {
@@ -150,7 +181,7 @@ func isolateLeader(t *testing.T, size int, mode cutMode) {
 		cutAt := time.Now()
 		failover(t, c, w, l, cutAt, size-1)
 		waitNotLeader(t, l, time.Duration(syncLimit*tickMs)*time.Millisecond+5*time.Second)
-		t.Logf("isolated server.%d stopped leading %v after the cut", l.id, time.Since(cutAt).Round(time.Millisecond))
+		t.Logf("isolated server.%d no longer leading %v after the cut (checked after the failover)", l.id, time.Since(cutAt).Round(time.Millisecond))
 		time.Sleep(faultHold)
 		c.healAll()
 	})
