@@ -8,7 +8,9 @@
 # per repetition); the report shows medians. Then, per server on a fresh data
 # dir: `load` of 100,000 (and 1,000,000) znodes of 100 B, VmRSS after each,
 # a restart timed from process start to serving (ruok + a read of the
-# last-written znode), and the disk's raw fsync rate.
+# last-written znode), and the disk's raw fsync rate. Last, bench/ensemble.sh:
+# 3-node zkserver and ZooKeeper ensembles (throughput with sessions spread
+# over the members, leader failover time).
 #
 # Knobs (environment):
 #   BENCH_DURATION=5s   measured time per run
@@ -22,6 +24,10 @@
 #   BENCH_OUT=bench/results  where latest.md and latest.jsonl go
 #   BENCH_KEEP=1        keep the temp dir (logs, data) afterwards
 #   ZKSERVER_PPROF=127.0.0.1:6060  pass --pprof to zkserver (see bench/README.md)
+#   BENCH_ENSEMBLE=0    skip the 3-node ensemble part (bench/ensemble.sh, its own knobs there)
+#   BENCH_STANDALONE=0  skip the standalone part; the standalone records of the previous
+#                       BENCH_OUT/latest.jsonl are kept in the new report (with their own
+#                       date and commit)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +42,8 @@ WORKLOADS=${BENCH_WORKLOADS:-create set get mixed exists-watch ephemeral-churn}
 CLIENTS=${BENCH_CLIENTS:-1 16 64}
 TMPBASE=${BENCH_TMPDIR:-/tmp}
 OUT=${BENCH_OUT:-bench/results}
+STANDALONE=${BENCH_STANDALONE:-1}
+ENSEMBLE=${BENCH_ENSEMBLE:-1}
 JAR=/usr/share/java/zookeeper.jar
 LOAD_SESSIONS=4
 LOAD_PIPELINE=64
@@ -84,8 +92,13 @@ stop_server() {
 	PID[$name]=""
 }
 
+ENS_PID=
 cleanup() {
 	local rc=$?
+	if [ -n "$ENS_PID" ]; then # bench/ensemble.sh stops its servers on TERM
+		kill "$ENS_PID" 2>/dev/null || true
+		wait "$ENS_PID" 2>/dev/null || true
+	fi
 	for n in "${!PID[@]}"; do stop_server "$n"; done
 	if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
 		log "logs and data kept in $WORK"
@@ -197,6 +210,16 @@ meta=$(
 		"$zkver" "$("$ZKS_BIN" version 2>/dev/null || echo zkserver)" "$($GO version | cut -d' ' -f3)" "$DURATION" "$WARMUP" "$REPS"
 	printf '"command":"BENCH_QUICK=%s BENCH_DURATION=%s BENCH_REPS=%s make bench"}' "$QUICK" "$DURATION" "$REPS"
 )
+nruns=0
+failed=0
+if [ "$STANDALONE" != 1 ]; then
+	if [ -f "$OUT/latest.jsonl" ]; then
+		log "BENCH_STANDALONE=0: keeping the standalone results of $OUT/latest.jsonl"
+		grep -v '"setup":"ensemble' "$OUT/latest.jsonl" >>"$JSONL" || true
+	else
+		log "BENCH_STANDALONE=0: no earlier $OUT/latest.jsonl, no standalone results"
+	fi
+else
 echo "$meta" >>"$JSONL"
 
 # ---------------------------------------------------------------- disk
@@ -211,8 +234,6 @@ for s in "${ALL[@]}"; do
 	log "$s up on 127.0.0.1:${PORT[$s]} (pid ${PID[$s]})"
 done
 
-nruns=0
-failed=0
 for wl in $WORKLOADS; do
 	for c in $CLIENTS; do
 		for size in $(sizes_for "$wl"); do
@@ -307,6 +328,19 @@ for s in "${SERVERS[@]}"; do
 	fi
 	stop_server "$s"
 done
+fi # standalone
+
+# ---------------------------------------------------------------- ensembles
+if [ "$ENSEMBLE" = 1 ]; then
+	log "ensembles: bench/ensemble.sh"
+	BENCH=$BENCH ZKS_BIN=$ZKS_BIN bench/ensemble.sh "$WORK" "$JSONL" &
+	ENS_PID=$!
+	wait "$ENS_PID" || {
+		failed=$((failed + 1))
+		log "ensemble part failed (see above)"
+	}
+	ENS_PID=
+fi
 
 # ---------------------------------------------------------------- report
 cp "$JSONL" "$OUT/latest.jsonl"

@@ -7,6 +7,9 @@
 //	zkbench -workload fsync -dir /path/on/disk -duration 3s
 //	zkbench -workload ready -since $(date +%s%N) -path /zkbench/load/b99/n99999 -duration 5m
 //	zkbench -report bench/results/latest.jsonl
+//	zkbench -addr h:1,h:2,h:3 -workload set -clients 16 -setup ensemble3   # sessions spread over members
+//	zkbench -addr h:1,h:2,h:3 -workload ensemble-ready -duration 2m
+//	zkbench -addr h:1,h:2,h:3 -pids 11,12,13 -workload failover -warmup 1s -duration 2m
 //
 // Workloads: create, set, get, mixed (90 % get / 10 % set), exists-watch
 // (latency from setData to the watch event arriving at another session),
@@ -14,6 +17,10 @@
 // two-level tree of -n znodes, pipelined: -pipeline goroutines share each of
 // the -clients sessions). Utility modes: fsync (the disk's raw write+fsync
 // rate) and ready (time until a server answers ruok and serves a read).
+// Ensemble modes: ensemble-ready (until srvr shows one leader, the others
+// following, and the leader's mntr counts them synced) and failover (writers
+// on every member, SIGKILL of the leader's -pids entry, time until a write
+// sent after the kill is acknowledged by a survivor).
 //
 // Each run prints one JSON line (with -json, on stdout) and, at the end, a
 // readable table (on stderr with -json, otherwise on stdout).
@@ -47,6 +54,7 @@ type Config struct {
 	Sequential bool  // create: PERSISTENT_SEQUENTIAL under one parent
 	OpTimeout  time.Duration
 	Label      string
+	Setup      string // recorded in the JSON: "" (standalone) or e.g. "ensemble3"
 	Rep        int
 }
 
@@ -54,6 +62,7 @@ type Config struct {
 type Result struct {
 	Kind       string  `json:"kind"` // "run"
 	Server     string  `json:"server,omitempty"`
+	Setup      string  `json:"setup,omitempty"`
 	Workload   string  `json:"workload"`
 	Clients    int     `json:"clients"`
 	ValueSize  int     `json:"value_size"`
@@ -85,8 +94,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var asJSON bool
 	var dir, path, report string
 	var since, znodes int64
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:2181", "server address host:port")
-	fs.StringVar(&c.Workload, "workload", "get", "create, set, get, mixed, exists-watch, ephemeral-churn, load, fsync or ready")
+	var pids string
+	var interval, stall time.Duration
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:2181", "server address host:port, or a comma list (ensemble members): session i uses the (i mod n)th")
+	fs.StringVar(&c.Workload, "workload", "get", "create, set, get, mixed, exists-watch, ephemeral-churn, load, fsync, ready, ensemble-ready or failover")
 	fs.StringVar(&clients, "clients", "1", "sessions, or a comma list (e.g. 1,16,64) to run each")
 	fs.StringVar(&sizes, "value-size", "128", "value bytes, or a comma list (e.g. 128,1024)")
 	fs.DurationVar(&c.Duration, "duration", 5*time.Second, "time bound of each run (ready: how long to wait)")
@@ -100,6 +111,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.OpTimeout, "op-timeout", 10*time.Second, "give up on a connect or watch event after this long")
 	fs.StringVar(&c.Label, "label", "", "server name recorded in the JSON (e.g. zkserver, zookeeper, fake)")
 	fs.IntVar(&c.Rep, "rep", 0, "repetition number recorded in the JSON")
+	fs.StringVar(&c.Setup, "setup", "", "setup recorded in the JSON (e.g. ensemble3); the report groups runs by it")
+	fs.StringVar(&pids, "pids", "", "failover: process ids of the -addr servers, in the same order")
+	fs.DurationVar(&interval, "interval", 5*time.Millisecond, "failover: time between writes of each server's writer")
+	fs.DurationVar(&stall, "stall", 2*time.Second, "failover: a writer reconnects when no reply came for this long")
 	fs.BoolVar(&asJSON, "json", false, "JSON lines on stdout (the table goes to stderr)")
 	fs.StringVar(&dir, "dir", ".", "fsync: directory to test")
 	fs.StringVar(&path, "path", "/", "ready: znode to read")
@@ -132,6 +147,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 		r, err := waitReady(c.Addr, path, time.Unix(0, since), c.Duration, c.Label, znodes)
 		if err != nil {
 			fmt.Fprintln(stderr, "zkbench:", err)
+			return 1
+		}
+		printLine(stdout, r)
+		return 0
+	case "ensemble-ready":
+		r, err := waitEnsemble(splitAddrs(c.Addr), c.Duration, c.Label)
+		if err != nil {
+			fmt.Fprintln(stderr, "zkbench:", err)
+			return 1
+		}
+		printLine(stdout, r)
+		return 0
+	case "failover":
+		ps, err := intList(pids)
+		if err != nil {
+			fmt.Fprintln(stderr, "zkbench: -pids:", err)
+			return 2
+		}
+		vs, err := intList(sizes)
+		if err != nil {
+			fmt.Fprintln(stderr, "zkbench: -value-size:", err)
+			return 2
+		}
+		r, err := Failover(FailoverConfig{Addrs: splitAddrs(c.Addr), Pids: ps, Path: c.Root + "/failover",
+			ValueSize: vs[0], Interval: interval, Stall: stall, Warmup: c.Warmup, Timeout: c.Duration,
+			Label: c.Label, Setup: c.Setup, Rep: c.Rep})
+		if err != nil {
+			fmt.Fprintln(stderr, "zkbench: failover:", err)
+			if r.Killed != 0 {
+				printLine(stdout, r) // the script must still restart what was killed
+			}
 			return 1
 		}
 		printLine(stdout, r)

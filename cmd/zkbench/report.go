@@ -18,6 +18,7 @@ import (
 type record struct {
 	Kind        string  `json:"kind"`
 	Server      string  `json:"server"`
+	Setup       string  `json:"setup"`
 	Workload    string  `json:"workload"`
 	Clients     int     `json:"clients"`
 	ValueSize   int     `json:"value_size"`
@@ -48,6 +49,7 @@ const (
 )
 
 type runKey struct {
+	setup         string
 	workload      string
 	clients, size int
 	server        string
@@ -84,6 +86,8 @@ func writeReport(path string, w io.Writer) error {
 	runs := map[runKey]*agg{}
 	var metas []map[string]any
 	var fsyncs, readies, rss []record
+	var failovers []FailoverResult
+	var ensembleMetas []map[string]any
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -99,9 +103,19 @@ func writeReport(path string, w io.Writer) error {
 		case "meta":
 			m := map[string]any{}
 			json.Unmarshal(b, &m)
-			metas = append(metas, m)
+			if r.Setup != "" {
+				ensembleMetas = append(ensembleMetas, m)
+			} else {
+				metas = append(metas, m)
+			}
+		case "failover":
+			var f FailoverResult
+			if err := json.Unmarshal(b, &f); err != nil {
+				return fmt.Errorf("%s:%d: %v", path, line, err)
+			}
+			failovers = append(failovers, f)
 		case "run":
-			k := runKey{r.Workload, r.Clients, r.ValueSize, r.Server, r.N}
+			k := runKey{r.Setup, r.Workload, r.Clients, r.ValueSize, r.Server, r.N}
 			a := runs[k]
 			if a == nil {
 				a = &agg{}
@@ -131,18 +145,7 @@ func writeReport(path string, w io.Writer) error {
 
 	fmt.Fprintln(w, "# zkserver vs Apache ZooKeeper: benchmark results")
 	fmt.Fprintln(w)
-	for _, m := range metas {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			if k != "kind" {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "- %s: %v\n", k, m[k])
-		}
-	}
+	printMetas(w, metas)
 	fmt.Fprintln(w)
 
 	// Configurations (other than load) in report order.
@@ -153,7 +156,7 @@ func writeReport(path string, w io.Writer) error {
 	seen := map[cfgKey]bool{}
 	var cfgs []cfgKey
 	for k := range runs {
-		if k.workload == "load" {
+		if k.workload == "load" || k.setup != "" {
 			continue
 		}
 		ck := cfgKey{k.workload, k.clients, k.size}
@@ -181,7 +184,9 @@ func writeReport(path string, w io.Writer) error {
 		}
 		return a.size < b.size
 	})
-	get := func(ck cfgKey, server string) *agg { return runs[runKey{ck.workload, ck.clients, ck.size, server, 0}] }
+	get := func(ck cfgKey, server string) *agg {
+		return runs[runKey{"", ck.workload, ck.clients, ck.size, server, 0}]
+	}
 	opsOf := func(a *agg) []float64 { return a.ops }
 	p50Of := func(a *agg) []float64 { return a.p50 }
 	p90Of := func(a *agg) []float64 { return a.p90 }
@@ -226,7 +231,7 @@ func writeReport(path string, w io.Writer) error {
 	var loads []loadKey
 	lseen := map[loadKey]bool{}
 	for k := range runs {
-		if k.workload == "load" && !lseen[loadKey{k.n, k.clients, k.size}] {
+		if k.workload == "load" && k.setup == "" && !lseen[loadKey{k.n, k.clients, k.size}] {
 			lseen[loadKey{k.n, k.clients, k.size}] = true
 			loads = append(loads, loadKey{k.n, k.clients, k.size})
 		}
@@ -238,7 +243,7 @@ func writeReport(path string, w io.Writer) error {
 		fmt.Fprintln(w, "| n | sessions | size B | ZooKeeper ops/s | zkserver ops/s | zkserver ÷ ZK | fake ops/s | ZK p99 ms | zkserver p99 ms |")
 		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 		for _, lk := range loads {
-			g := func(s string) *agg { return runs[runKey{"load", lk.clients, lk.size, s, lk.n}] }
+			g := func(s string) *agg { return runs[runKey{"", "load", lk.clients, lk.size, s, lk.n}] }
 			zk, zs, fk := g(srvZK), g(srvZKS), g(srvFake)
 			fmt.Fprintf(w, "| %d | %d | %d | %s | %s | %s | %s | %s | %s |\n", lk.n, lk.clients, lk.size,
 				num(zk, opsOf, 1, "%.0f"), num(zs, opsOf, 1, "%.0f"), ratio(zs, zk, opsOf), num(fk, opsOf, 1, "%.0f"),
@@ -312,7 +317,23 @@ func writeReport(path string, w io.Writer) error {
 		fmt.Fprintf(w, "## Disk\n\nRaw durable-write rate on %s (4 KiB write + fsync, one at a time, %.1f s): **%.0f fsyncs/s** (mean %.0f µs, p99 %.0f µs). A durable write needs one fsync, so one client's `create`/`set` cannot beat this rate; many clients can through group commit.\n\n",
 			r.Dir, r.Seconds, r.PerSec, r.MeanUs, r.P99Us)
 	}
+	writeEnsemble(w, runs, ensembleMetas, failovers)
 	return nil
+}
+
+func printMetas(w io.Writer, metas []map[string]any) {
+	for _, m := range metas {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			if k != "kind" && k != "setup" {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "- %s: %v\n", k, m[k])
+		}
+	}
 }
 
 func num(a *agg, f func(*agg) []float64, scale float64, format string) string {
@@ -355,4 +376,195 @@ func optRatio(v map[string]float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// Goals of issue 6 for the ensemble benchmark.
+const (
+	goalWriteRatio    = 2.0 // zkserver ÷ ZooKeeper write throughput, at least
+	goalP99Ratio      = 1.0 // zkserver ÷ ZooKeeper p99, at most
+	goalFailoverRatio = 0.5 // zkserver ÷ ZooKeeper failover time, at most
+)
+
+func isWrite(workload string) bool { return workload == "create" || workload == "set" }
+
+// verdict is "met" or "**not met**" for a ratio against a goal, "—" when a
+// side is missing.
+func verdict(a, b *agg, f func(*agg) []float64, ok func(r float64) bool) string {
+	if a == nil || b == nil || b.med(f) == 0 {
+		return "—"
+	}
+	if ok(a.med(f) / b.med(f)) {
+		return "met"
+	}
+	return "**not met**"
+}
+
+// writeEnsemble renders the runs and failovers of every setup other than
+// standalone (bench/ensemble.sh: "ensemble3").
+func writeEnsemble(w io.Writer, runs map[runKey]*agg, metas []map[string]any, failovers []FailoverResult) {
+	setups := map[string]bool{}
+	for k := range runs {
+		if k.setup != "" {
+			setups[k.setup] = true
+		}
+	}
+	for _, f := range failovers {
+		setups[f.Setup] = true
+	}
+	names := make([]string, 0, len(setups))
+	for s := range setups {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	for _, setup := range names {
+		fmt.Fprintf(w, "## Ensembles (%s): 3-node zkserver and 3-node Apache ZooKeeper\n\n", setup)
+		var ms []map[string]any
+		for _, m := range metas {
+			if m["setup"] == setup {
+				ms = append(ms, m)
+			}
+		}
+		printMetas(w, ms)
+		fmt.Fprintln(w)
+		writeEnsembleRuns(w, runs, setup)
+		writeFailovers(w, failovers, setup)
+	}
+}
+
+func writeEnsembleRuns(w io.Writer, runs map[runKey]*agg, setup string) {
+	type ck struct {
+		workload      string
+		clients, size int
+	}
+	seen := map[ck]bool{}
+	var cfgs []ck
+	for k := range runs {
+		if k.setup == setup && !seen[ck{k.workload, k.clients, k.size}] {
+			seen[ck{k.workload, k.clients, k.size}] = true
+			cfgs = append(cfgs, ck{k.workload, k.clients, k.size})
+		}
+	}
+	if len(cfgs) == 0 {
+		return
+	}
+	order := func(wl string) int {
+		if i := slices.Index(workloadOrder, wl); i >= 0 {
+			return i
+		}
+		return len(workloadOrder)
+	}
+	sort.Slice(cfgs, func(i, j int) bool {
+		a, b := cfgs[i], cfgs[j]
+		if order(a.workload) != order(b.workload) {
+			return order(a.workload) < order(b.workload)
+		}
+		if a.workload != b.workload {
+			return a.workload < b.workload
+		}
+		if a.clients != b.clients {
+			return a.clients < b.clients
+		}
+		return a.size < b.size
+	})
+	get := func(c ck, server string) *agg { return runs[runKey{setup, c.workload, c.clients, c.size, server, 0}] }
+	opsOf := func(a *agg) []float64 { return a.ops }
+	p50Of := func(a *agg) []float64 { return a.p50 }
+	p99Of := func(a *agg) []float64 { return a.p99 }
+
+	fmt.Fprintln(w, "### Throughput and latency, sessions spread over the 3 members (medians over repetitions)")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Goals (issue 6): writes (`create`, `set`) zkserver ÷ ZK ≥ %.1f×; p99 zkserver ÷ ZK ≤ %.1f×.\n\n", goalWriteRatio, goalP99Ratio)
+	fmt.Fprintln(w, "| workload | clients | size B | ZooKeeper ops/s | zkserver ops/s | zkserver ÷ ZK | write goal ≥2× | ZK p50 ms | zkserver p50 ms | ZK p99 ms | zkserver p99 ms | p99 zkserver ÷ ZK | p99 goal ≤1× |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|---|")
+	for _, c := range cfgs {
+		zk, zs := get(c, srvZK), get(c, srvZKS)
+		wgoal := "(read)"
+		if isWrite(c.workload) {
+			wgoal = verdict(zs, zk, opsOf, func(r float64) bool { return r >= goalWriteRatio })
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.workload, c.clients, c.size,
+			num(zk, opsOf, 1, "%.0f"), num(zs, opsOf, 1, "%.0f"), ratio(zs, zk, opsOf), wgoal,
+			num(zk, p50Of, 1e-3, "%.2f"), num(zs, p50Of, 1e-3, "%.2f"),
+			num(zk, p99Of, 1e-3, "%.2f"), num(zs, p99Of, 1e-3, "%.2f"), ratio(zs, zk, p99Of),
+			verdict(zs, zk, p99Of, func(r float64) bool { return r <= goalP99Ratio }))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Latency detail (µs, medians over repetitions):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| workload | clients | size B | server | ops/s | p50 | p90 | p99 | p99.9 | max | errors |")
+	fmt.Fprintln(w, "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|")
+	for _, c := range cfgs {
+		for _, s := range []string{srvZK, srvZKS} {
+			a := get(c, s)
+			if a == nil {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %d | %d | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s |\n", c.workload, c.clients, c.size, s,
+				a.med(opsOf), a.med(p50Of), a.med(func(a *agg) []float64 { return a.p90 }), a.med(p99Of),
+				a.med(func(a *agg) []float64 { return a.p999 }), a.med(func(a *agg) []float64 { return a.max }), errText(a))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func writeFailovers(w io.Writer, all []FailoverResult, setup string) {
+	by := map[string][]FailoverResult{}
+	for _, f := range all {
+		if f.Setup == setup {
+			by[f.Server] = append(by[f.Server], f)
+		}
+	}
+	if len(by) == 0 {
+		return
+	}
+	col := func(server string, f func(FailoverResult) float64) []float64 {
+		var xs []float64
+		for _, r := range by[server] {
+			xs = append(xs, f(r))
+		}
+		return xs
+	}
+	cell := func(xs []float64) string {
+		if len(xs) == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.3f", median(xs))
+	}
+	rat := func(a, b []float64) string {
+		if len(a) == 0 || len(b) == 0 || median(b) == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f×", median(a)/median(b))
+	}
+	secs := func(r FailoverResult) float64 { return r.Seconds }
+	allS := func(r FailoverResult) float64 { return r.AllSeconds }
+	elec := func(r FailoverResult) float64 { return r.ElectedSeconds }
+	fmt.Fprintln(w, "### Leader failover (kill -9 of the leader with writers on all 3 members)")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Seconds from SIGKILL of the leader until a write *sent after the kill* is acknowledged through a survivor (median over kills). Goal (issue 6): zkserver ÷ ZK ≤ %.1f×.\n\n", goalFailoverRatio)
+	fmt.Fprintln(w, "| measure | ZooKeeper s | zkserver s | zkserver ÷ ZK | goal ≤0.5× |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|---|")
+	zkS, zsS := col(srvZK, secs), col(srvZKS, secs)
+	goal := "—"
+	if len(zkS) > 0 && len(zsS) > 0 && median(zkS) > 0 {
+		goal = "**not met**"
+		if median(zsS)/median(zkS) <= goalFailoverRatio {
+			goal = "met"
+		}
+	}
+	fmt.Fprintf(w, "| kills | %d | %d | | |\n", len(zkS), len(zsS))
+	fmt.Fprintf(w, "| **first write acknowledged** | %s | %s | %s | %s |\n", cell(zkS), cell(zsS), rat(zsS, zkS), goal)
+	fmt.Fprintf(w, "| both survivors' writers acknowledged | %s | %s | %s | |\n", cell(col(srvZK, allS)), cell(col(srvZKS, allS)), rat(col(srvZKS, allS), col(srvZK, allS)))
+	fmt.Fprintf(w, "| a survivor's srvr says leader (polled every 20 ms) | %s | %s | %s | |\n", cell(col(srvZK, elec)), cell(col(srvZKS, elec)), rat(col(srvZKS, elec), col(srvZK, elec)))
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Every kill:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| server | round | killed sid | new leader sid | first write s | both survivors s | srvr leader s | writes acked before / after |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|")
+	for _, s := range []string{srvZK, srvZKS} {
+		for _, r := range by[s] {
+			fmt.Fprintf(w, "| %s | %d | %d | %d | %.3f | %.3f | %.3f | %d / %d |\n", s, r.Rep, r.Killed, r.NewLeader, r.Seconds, r.AllSeconds, r.ElectedSeconds, r.WritesPre, r.WritesPost)
+		}
+	}
+	fmt.Fprintln(w)
 }

@@ -48,8 +48,29 @@ func dial(addr string, timeout time.Duration) (*zk.Conn, error) {
 	}
 }
 
-// dialN opens n sessions in parallel.
-func dialN(addr string, n int, timeout time.Duration) ([]*zk.Conn, error) {
+// splitAddrs splits a comma list of host:port addresses.
+func splitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// clientAddr is the server of client i: clients are spread round-robin over
+// the comma-separated addresses (one address: every client on it).
+func clientAddr(addrs string, i int) string {
+	as := splitAddrs(addrs)
+	if len(as) == 0 {
+		return addrs
+	}
+	return as[i%len(as)]
+}
+
+// dialN opens n sessions in parallel, session i on clientAddr(addrs, i).
+func dialN(addrs string, n int, timeout time.Duration) ([]*zk.Conn, error) {
 	conns := make([]*zk.Conn, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -57,7 +78,7 @@ func dialN(addr string, n int, timeout time.Duration) ([]*zk.Conn, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conns[i], errs[i] = dial(addr, timeout)
+			conns[i], errs[i] = dial(clientAddr(addrs, i), timeout)
 		}()
 	}
 	wg.Wait()
@@ -177,7 +198,7 @@ func Run(c Config) (Result, error) {
 	for i := range s.data {
 		s.data[i] = byte('a' + i%26)
 	}
-	setup, err := dial(c.Addr, c.OpTimeout)
+	setup, err := dial(clientAddr(c.Addr, 0), c.OpTimeout)
 	if err != nil {
 		return Result{}, err
 	}
@@ -213,7 +234,7 @@ func Run(c Config) (Result, error) {
 	p.cleanup()
 
 	h := newHist()
-	r := Result{Kind: "run", Server: c.Label, Workload: c.Workload, Clients: c.Clients, ValueSize: c.ValueSize, Rep: c.Rep}
+	r := Result{Kind: "run", Server: c.Label, Setup: c.Setup, Workload: c.Workload, Clients: c.Clients, ValueSize: c.ValueSize, Rep: c.Rep}
 	var lastT time.Time
 	for _, w := range ws {
 		h.merge(w.h)
@@ -255,6 +276,10 @@ func prepCreate(s *runState) (*prepared, error) {
 	}
 	parent := s.cfg.Root + "/create/" + s.runID
 	if err := ensure(conns[0], parent, nil); err != nil {
+		closeAll(conns)
+		return nil, err
+	}
+	if err := syncAll(conns, parent); err != nil {
 		closeAll(conns)
 		return nil, err
 	}
@@ -378,10 +403,28 @@ func prepExistsWatch(s *runState) (*prepared, error) {
 	return p, nil
 }
 
+// syncAll makes every session's server catch up with the leader (sync) on
+// path, so sessions on other ensemble members see what conns[0] created.
+// One session per distinct server is enough; on a single server it is cheap.
+func syncAll(conns []*zk.Conn, path string) error {
+	seen := map[string]bool{}
+	for _, c := range conns {
+		srv := c.Server()
+		if seen[srv] {
+			continue
+		}
+		seen[srv] = true
+		if _, err := c.Sync(path); err != nil {
+			return fmt.Errorf("sync %s on %s: %w", path, srv, err)
+		}
+	}
+	return nil
+}
+
 // prepChurn: each client loops connect → create ephemeral → close; the
 // latency is the whole cycle.
 func prepChurn(s *runState) (*prepared, error) {
-	c, err := dial(s.cfg.Addr, s.cfg.OpTimeout)
+	c, err := dial(clientAddr(s.cfg.Addr, 0), s.cfg.OpTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +439,7 @@ func prepChurn(s *runState) (*prepared, error) {
 		p.loops = append(p.loops, func(w *worker) {
 			for k := 0; s.take(); k++ {
 				t0 := time.Now()
-				c, err := dial(s.cfg.Addr, s.cfg.OpTimeout)
+				c, err := dial(clientAddr(s.cfg.Addr, i), s.cfg.OpTimeout)
 				if err == nil {
 					_, err = c.Create(fmt.Sprintf("%s/c%d-%d", parent, i, k), s.data, zk.FlagEphemeral, acl)
 					c.Close()
@@ -462,6 +505,9 @@ func prepLoad(s *runState) (*prepared, error) {
 	wg.Wait()
 	if bucketErr != nil {
 		return fail(fmt.Errorf("creating load buckets: %w", bucketErr))
+	}
+	if err := syncAll(conns, s.cfg.Root+"/load"); err != nil {
+		return fail(err)
 	}
 	var idx atomic.Int64
 	p := &prepared{cleanup: func() { closeAll(conns) }}
