@@ -308,6 +308,16 @@ func TestLearnerSnapshotsAtOnceOnSNAP(t *testing.T) {
 	}
 }
 
+func TestLearnerPingReplyIsNeverNull(t *testing.T) {
+	f := NewLearner(LearnerConfig{ID: 1, InitLimit: 10, SyncLimit: 5})
+	f.Start()
+	f.Receive(&wire.QuorumPacket{Type: wire.PacketLeaderInfo, Zxid: wire.MakeZxid(1, 0)})
+	s := sends(f.Receive(&wire.QuorumPacket{Type: wire.PacketPing, Zxid: 7}))
+	if len(s) != 1 || s[0].Pkt.Data == nil || s[0].Pkt.Zxid != 7 {
+		t.Fatalf("PING reply during the sync: %+v, want zxid 7 and an empty (not null) buffer", s)
+	}
+}
+
 func TestLearnerRefusesOlderEpoch(t *testing.T) {
 	f := NewLearner(LearnerConfig{ID: 1, AcceptedEpoch: 5, CurrentEpoch: 4, InitLimit: 10, SyncLimit: 5})
 	f.Start()

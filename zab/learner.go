@@ -95,7 +95,9 @@ func (f *Learner) Receive(p *wire.QuorumPacket) []Action {
 		}
 		return f.leaderInfo(p)
 	case wire.PacketPing:
-		var data []byte
+		// never a null buffer: ZooKeeper's LearnerHandler reads the data
+		// without a null check and drops the learner
+		data := []byte{}
 		if f.cfg.Touches != nil && f.phase == phaseBroadcast {
 			data = EncodeTouches(f.cfg.Touches())
 		}
