@@ -305,3 +305,19 @@ func sortedKeys(m map[string]struct{}) []string {
 }
 
 func sortInt64(s []int64) { sort.Slice(s, func(i, j int) bool { return s[i] < s[j] }) }
+
+// SetConfigNode stores the ensemble's config string in /zookeeper/config
+// as ZooKeeper does on every server when it starts a role or finishes a
+// SNAP or TRUNC sync: version -1, mzxid 0, mtime the local clock. The node
+// is outside the digest (a /zookeeper/ child), so only the data size moves.
+func (t *Tree) SetConfigNode(data []byte, mtime int64) {
+	n := t.Get(ConfigPath)
+	if n == nil {
+		return
+	}
+	t.dataSize += int64(len(data) - len(n.Data))
+	n.Data = data
+	n.Version = -1
+	n.Mzxid = 0
+	n.Mtime = mtime
+}

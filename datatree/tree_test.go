@@ -265,3 +265,20 @@ func TestWalkOrder(t *testing.T) {
 		t.Fatalf("Walk = %v, want %v", got, want)
 	}
 }
+
+func TestSetConfigNode(t *testing.T) {
+	tr := New()
+	before := tr.DataSize()
+	d := tr.Digest()
+	tr.SetConfigNode([]byte("server.1=a:1:2:participant\nversion=0"), 1234)
+	n := tr.Get(ConfigPath)
+	if string(n.Data) != "server.1=a:1:2:participant\nversion=0" || n.Version != -1 || n.Mzxid != 0 || n.Mtime != 1234 {
+		t.Fatalf("config node: %+v", n)
+	}
+	if got := tr.DataSize() - before; got != int64(len(n.Data)) {
+		t.Fatalf("data size grew by %d, want %d", got, len(n.Data))
+	}
+	if tr.Digest() != d {
+		t.Fatal("the config node moved the digest")
+	}
+}

@@ -115,14 +115,7 @@ func (e *Env) truncate(zxid int64) error {
 // locally, and /zookeeper/ children are outside the tree digest. The tree
 // must not be serving yet.
 func (e *Env) InitConfigNode() {
-	n := e.Tree.Get(datatree.ConfigPath)
-	if n == nil {
-		return
-	}
-	n.Data = []byte(e.Cfg.QuorumConfigString())
-	n.Version = -1
-	n.Mzxid = 0
-	n.Mtime = time.Now().UnixMilli()
+	e.Tree.SetConfigNode([]byte(e.Cfg.QuorumConfigString()), time.Now().UnixMilli())
 }
 
 // CatchUp applies to the tree, and adds to the committed window, every
