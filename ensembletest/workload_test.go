@@ -161,6 +161,8 @@ type workload struct {
 
 	acked     atomic.Int64 // acknowledged writes of any kind
 	syncLast  atomic.Int64 // highest /syncreg value acknowledged
+	syncZxid  sync.Map     // /syncreg value -> zxid of its setData
+	noSync    sync.Map     // server id -> true: its sync reads are not checked
 	syncReads atomic.Int64 // sync+read checks done
 	stopCh    chan struct{}
 	wg        sync.WaitGroup
@@ -301,7 +303,8 @@ func (w *workload) syncWriter(conn *zk.Conn) {
 	defer w.wg.Done()
 	next := int64(1)
 	for !w.stopped() {
-		if _, err := conn.Set("/syncreg", []byte(strconv.FormatInt(next, 10)), -1); err == nil {
+		if st, err := conn.Set("/syncreg", []byte(strconv.FormatInt(next, 10)), -1); err == nil {
+			w.syncZxid.Store(next, st.Mzxid)
 			w.syncLast.Store(next)
 			w.acked.Add(1)
 			next++
@@ -325,19 +328,24 @@ func (w *workload) syncReader(server int, conn *zk.Conn) {
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
-		data, _, err := conn.Get("/syncreg")
+		data, st, err := conn.Get("/syncreg")
 		if err != nil {
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
 		v, err := strconv.ParseInt(string(data), 10, 64)
+		if _, skip := w.noSync.Load(server); skip {
+			continue
+		}
 		w.syncReads.Add(1)
 		w.mu.Lock()
 		switch {
 		case err != nil:
 			w.syncBad = append(w.syncBad, fmt.Sprintf("server.%d: /syncreg holds %q", server, data))
 		case v < before:
-			w.syncBad = append(w.syncBad, fmt.Sprintf("server.%d: read %d after sync, but %d was acknowledged before the sync began", server, v, before))
+			z, _ := w.syncZxid.Load(before)
+			w.syncBad = append(w.syncBad, fmt.Sprintf("server.%d: read %d (mzxid 0x%x) after sync, but %d (mzxid 0x%x) was acknowledged before the sync began at %v",
+				server, v, st.Mzxid, before, z, time.Now().Format("15:04:05.000")))
 		case v < last:
 			w.syncBad = append(w.syncBad, fmt.Sprintf("server.%d: read %d after having read %d (went back)", server, v, last))
 		}
