@@ -500,7 +500,7 @@ func (c *conn) readLoop(br *bufio.Reader) {
 				return
 			}
 		case wire.OpSync:
-			if s.learner == nil {
+			if s.learner == nil && s.syncer == nil {
 				r.read = true
 				r.body = append([]byte(nil), r.body...)
 				c.pendingReads.Add(1)
@@ -509,7 +509,8 @@ func (c *conn) readLoop(br *bufio.Reader) {
 				}
 				break
 			}
-			// a learner's sync waits for the leader's SYNC
+			// an ensemble member's sync waits for the commit path: a
+			// learner's for the leader's SYNC, a leader's for its commits
 			r.write = true
 			r.raw, r.body = append([]byte(nil), r.body...), nil
 			if !c.awaitReads() || !c.enqueue(r) {

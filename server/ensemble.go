@@ -40,6 +40,16 @@ type Learner interface {
 	Revalidate(session int64, timeout int32) bool
 }
 
+// LocalSyncer is the commit path of a leader: a sync from one of its own
+// clients is answered once everything proposed before it is committed and
+// applied here (ZooKeeper sends it through the leader's pipeline), so it
+// sees every write acknowledged anywhere before it began. SyncLocal gets
+// the sync in order with Propose; the path applies p when that holds.
+type LocalSyncer interface {
+	CommitPath
+	SyncLocal(p *Proposal)
+}
+
 // Role describes the server's place in an ensemble for four-letter words
 // and mntr; nil means standalone.
 type Role interface {
@@ -115,6 +125,13 @@ func (s *Server) syncDone() *request {
 	}
 	r := s.syncs[0]
 	s.syncs = s.syncs[1:]
+	s.syncReply(r)
+	return r
+}
+
+// syncReply builds a sync's reply (tree locked, everything before it
+// applied).
+func (s *Server) syncReply(r *request) {
 	d := wire.NewDecoder(r.raw)
 	var q wire.PathRequest
 	q.Decode(d)
@@ -124,7 +141,6 @@ func (s *Server) syncDone() *request {
 	} else {
 		r.reply = frame(&wire.ReplyHeader{Xid: r.xid, Zxid: r.zxid}, &q)
 	}
-	return r
 }
 
 // failForwarded ends every request still waiting for the leader: the

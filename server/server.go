@@ -53,6 +53,7 @@ type Server struct {
 	// learner is commit when it is a follower's or observer's: writes are
 	// forwarded and sessions expire on the leader
 	learner Learner
+	syncer  LocalSyncer // a leader's commit path
 	role    Role
 
 	fwdMu   sync.Mutex
@@ -152,6 +153,7 @@ func New(o Options) *Server {
 		id:          o.ServerID,
 	}
 	s.learner, _ = o.Commit.(Learner)
+	s.syncer, _ = o.Commit.(LocalSyncer)
 	s.snapDir, s.logDir = o.SnapDir, o.LogDir
 	s.tracker = session.NewTracker(int64(o.Config.TickTime), o.ServerID, s.nowMs())
 	s.lastZxid.Store(o.Tree.LastZxid)
@@ -289,16 +291,30 @@ func (s *Server) prepLoop() {
 			s.forward(r)
 			continue
 		}
-		batch = append(batch[:0:0], s.prep.prep(r))
-		for more := true; more && len(batch) < 1000; {
+		batch = batch[:0:0]
+		for more := true; more; {
+			if r.op == wire.OpSync {
+				// a leader's local sync: ordered behind every txn before it
+				if len(batch) > 0 {
+					s.commit.Propose(batch)
+					batch = batch[:0:0]
+				}
+				s.syncer.SyncLocal(&Proposal{SyncDone: true, req: r})
+			} else {
+				batch = append(batch, s.prep.prep(r))
+			}
+			if len(batch) >= 1000 {
+				break
+			}
 			select {
 			case r = <-s.prepCh:
-				batch = append(batch, s.prep.prep(r))
 			default:
 				more = false
 			}
 		}
-		s.commit.Propose(batch)
+		if len(batch) > 0 {
+			s.commit.Propose(batch)
+		}
 		s.prep.cleanup()
 	}
 }
@@ -309,7 +325,11 @@ func (s *Server) applyBatch(batch []*Proposal) {
 	s.treeMu.Lock()
 	for _, p := range batch {
 		if p.SyncDone {
-			p.req = s.syncDone()
+			if p.req == nil {
+				p.req = s.syncDone() // a learner's: the oldest forwarded
+			} else {
+				s.syncReply(p.req)
+			}
 			continue
 		}
 		if p.req == nil && s.learner != nil {

@@ -183,6 +183,31 @@ func TestLeaderStepsDownBeforeTheCounterRollsOver(t *testing.T) {
 	}
 }
 
+func TestLeaderLocalSyncFollowsCommits(t *testing.T) {
+	l := establish(t, 0, 0, 0, 0)
+	if acts := l.SyncLocal(); len(acts) != 1 {
+		t.Fatalf("local sync with nothing outstanding: %v", acts)
+	} else if _, ok := acts[0].(ApplySyncDone); !ok {
+		t.Fatalf("local sync with nothing outstanding: %v", acts)
+	}
+	z := wire.MakeZxid(1, 1)
+	l.Propose([]Entry{{Zxid: z, Data: []byte("a")}})
+	if acts := l.SyncLocal(); len(acts) != 0 {
+		t.Fatalf("local sync answered before the outstanding commit: %v", acts)
+	}
+	l.Durable(z)
+	acts := l.Receive(1, &wire.QuorumPacket{Type: wire.PacketAck, Zxid: z})
+	var kinds []string
+	for _, a := range acts {
+		if _, ok := a.(Send); !ok {
+			kinds = append(kinds, reflect.TypeOf(a).Name())
+		}
+	}
+	if !reflect.DeepEqual(kinds, []string{"Apply", "ApplySyncDone"}) {
+		t.Fatalf("after the commit: %v, want Apply then ApplySyncDone", kinds)
+	}
+}
+
 func TestLeaderInformsObservers(t *testing.T) {
 	l := establish(t, 0, 0, 0, 0)
 	l.Connect(4, true, 0)

@@ -468,11 +468,26 @@ func (l *Leader) tryCommit(out []Action) []Action {
 	for len(l.syncs) > 0 && l.syncs[0].zxid <= l.lastCommitted {
 		s := l.syncs[0]
 		l.syncs = l.syncs[1:]
-		if _, ok := l.learners[s.sid]; ok {
+		if s.sid == localSync {
+			out = append(out, ApplySyncDone{})
+		} else if _, ok := l.learners[s.sid]; ok {
 			out = append(out, Send{To: s.sid, Pkt: wire.QuorumPacket{Type: wire.PacketSync, Zxid: 0}})
 		}
 	}
 	return out
+}
+
+// localSync marks a pending sync of the leader's own client.
+const localSync = -1
+
+// SyncLocal orders a sync of one of the leader's own clients: it is
+// applied (ApplySyncDone) once everything proposed so far is committed.
+func (l *Leader) SyncLocal() []Action {
+	if len(l.outstanding) == 0 {
+		return []Action{ApplySyncDone{}}
+	}
+	l.syncs = append(l.syncs, pendingSync{sid: localSync, zxid: l.lastProposed})
+	return nil
 }
 
 // sync answers a learner's forwarded sync once everything proposed so far

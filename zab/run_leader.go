@@ -42,23 +42,26 @@ const (
 	evDurable
 	evPropose
 	evLogFailed
+	evSyncLocal
 )
 
 // leaderRun is the leader's shell: sockets, the txn log and the server
 // around the Leader core, all driven from one loop.
 type leaderRun struct {
-	env    *Env
-	core   *Leader
-	ev     chan lEvent
-	done   chan struct{}
-	peers  map[int64]*peerConn
-	tl     *txnlog.Log
-	srv    *server.Server
-	mine   map[int64]*server.Proposal // local proposals by zxid, until applied
-	applyC chan []*server.Proposal
-	appWG  sync.WaitGroup
-	metMu  sync.Mutex
-	met    LeaderMetrics
+	env   *Env
+	core  *Leader
+	ev    chan lEvent
+	done  chan struct{}
+	peers map[int64]*peerConn
+	tl    *txnlog.Log
+	srv   *server.Server
+	mine  map[int64]*server.Proposal // local proposals by zxid, until applied
+	// localSyncs are the syncs of the leader's own clients, oldest first
+	localSyncs []*server.Proposal
+	applyC     chan []*server.Proposal
+	appWG      sync.WaitGroup
+	metMu      sync.Mutex
+	met        LeaderMetrics
 	// servingSince is when the leader was established (leader_uptime)
 	servingSince time.Time
 	start        time.Time
@@ -264,6 +267,9 @@ func (r *leaderRun) loop(ctx context.Context) error {
 					r.mine[p.Hdr.Zxid] = p
 				}
 				acts = r.core.Propose(e.entries)
+			case evSyncLocal:
+				r.localSyncs = append(r.localSyncs, e.props[0])
+				acts = r.core.SyncLocal()
 			case evLogFailed:
 				return fmt.Errorf("%w: txn log write failed", ErrRoleEnded)
 			}
@@ -308,6 +314,10 @@ func (r *leaderRun) exec(acts []Action) error {
 				props = append(props, p)
 			}
 			r.applyC <- props
+		case ApplySyncDone:
+			p := r.localSyncs[0]
+			r.localSyncs = r.localSyncs[1:]
+			r.applyC <- []*server.Proposal{p}
 		case PersistEpoch:
 			if err := env.persistEpoch(a); err != nil {
 				return err
@@ -423,6 +433,11 @@ func (c *leaderCommit) Propose(batch []*server.Proposal) {
 		entries[i] = Entry{Zxid: p.Hdr.Zxid, Data: data}
 	}
 	c.r.post(lEvent{kind: evPropose, props: batch, entries: entries})
+}
+
+// SyncLocal orders a sync of the leader's own client behind the commits.
+func (c *leaderCommit) SyncLocal(p *server.Proposal) {
+	c.r.post(lEvent{kind: evSyncLocal, props: []*server.Proposal{p}})
 }
 
 // Close runs when the server closes, after the role's loop has ended.
