@@ -20,7 +20,7 @@ test: vet
 
 # Short fuzz pass over every decoder (FUZZTIME per target).
 FUZZTIME ?= 10s
-FUZZ_PKGS ?= ./wire/ ./txnlog/ ./snapshot/
+FUZZ_PKGS ?= ./wire/ ./txnlog/ ./snapshot/ ./config/ ./election/ ./zab/
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
 		for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
@@ -96,3 +96,15 @@ SEEDS ?= 1000
 .PHONY: sim
 sim:
 	SIM_SEEDS=$(SEEDS) $(GO) test -count=1 ./sim/ -run TestSim
+
+# Mixed ensembles with Apache ZooKeeper 3.8.0 (mixedtest/): a zkserver joining
+# ZooKeeper servers and the reverse, sync by DIFF/SNAP/TRUNC, elections won by
+# either kind, byte-identical txn logs. Installs the zookeeper package if needed.
+.PHONY: mixed-test
+mixed-test:
+	@if [ ! -f /usr/share/java/zookeeper.jar ]; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper || exit 1; \
+	fi
+	ZKSERVER_MIXED=1 ZKSERVER_REQUIRE_ZK=1 $(GO) test -race -count=1 -timeout 15m ./mixedtest/

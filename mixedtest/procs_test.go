@@ -135,6 +135,9 @@ type cluster struct {
 // all members' logs are printed when the test failed.
 func newCluster(t *testing.T, kinds ...Kind) *cluster {
 	t.Helper()
+	if os.Getenv("ZKSERVER_MIXED") == "" {
+		t.Skip("mixed ensembles with Apache ZooKeeper take minutes: run them with make mixed-test (part of .ci/run)")
+	}
 	requireZK(t)
 	c := &cluster{t: t, dir: t.TempDir(), members: map[int]*member{}}
 	ports := freePorts(t, 3*len(kinds))
