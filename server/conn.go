@@ -347,9 +347,10 @@ func (c *conn) handshake(br *bufio.Reader) bool {
 		if old != nil && old != c {
 			old.close()
 		}
-		if ok && !sess.Closing && s.learner != nil && bytes.Equal(req.Passwd, session.Password(id)) {
-			// the leader owns sessions: it says whether this one lives
-			ok = s.learner.Revalidate(id, timeout)
+		if s.learner != nil && bytes.Equal(req.Passwd, session.Password(id)) {
+			// the leader owns sessions: it says whether this one lives,
+			// even if this learner has not applied its creation yet
+			ok, sess.Closing = s.learner.Revalidate(id, timeout), false
 		}
 		if !ok || sess.Closing || !bytes.Equal(req.Passwd, session.Password(id)) {
 			resp.Passwd = make([]byte, 16)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ func (m *miniLeaderPath) sync(l *miniLearner) {
 }
 
 type miniLearner struct {
+	paused atomic.Bool // hold the commits (a learner lagging behind)
 	sid    int64
 	leader *Server
 	path   *miniLeaderPath
@@ -70,6 +72,9 @@ func (l *miniLearner) Start(apply func([]*Proposal)) {
 	go func() {
 		defer close(l.done)
 		for b := range l.q {
+			for l.paused.Load() {
+				time.Sleep(time.Millisecond)
+			}
 			apply(b)
 		}
 	}()
@@ -103,6 +108,11 @@ func startMini(t *testing.T, cfg *config.Config, opts Options) *Server {
 
 // miniEnsemble starts a leader (id 1) and n learners (ids 2..n+1).
 func miniEnsemble(t *testing.T, n int) (*Server, []*Server) {
+	leader, ls, _ := miniEnsembleL(t, n)
+	return leader, ls
+}
+
+func miniEnsembleL(t *testing.T, n int) (*Server, []*Server, []*miniLearner) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.TickTime = 2000
@@ -114,14 +124,16 @@ func miniEnsemble(t *testing.T, n int) (*Server, []*Server) {
 	path := &miniLeaderPath{ch: make(chan []*Proposal, 64), done: make(chan struct{})}
 	leader := startMini(t, cfg, Options{Commit: path, ServerID: 1})
 	var learners []*Server
+	var paths []*miniLearner
 	for i := 0; i < n; i++ {
 		l := &miniLearner{sid: int64(i + 2), leader: leader, path: path, q: make(chan []*Proposal, 64), done: make(chan struct{})}
 		path.mu.Lock()
 		path.learners = append(path.learners, l)
 		path.mu.Unlock()
 		learners = append(learners, startMini(t, cfg, Options{Commit: l, ServerID: l.sid}))
+		paths = append(paths, l)
 	}
-	return leader, learners
+	return leader, learners, paths
 }
 
 func TestLearnerForwardsWritesAndAnswersOnCommit(t *testing.T) {
@@ -216,5 +228,22 @@ func TestLearnerReportsTouchedSessions(t *testing.T) {
 	}
 	if again := ls[0].TakeTouched(); len(again) != 0 {
 		t.Fatalf("second take = %v, want empty", again)
+	}
+}
+
+func TestResumeOnLearnerThatHasNotAppliedTheSession(t *testing.T) {
+	_, ls, paths := miniEnsembleL(t, 2)
+	paths[1].paused.Store(true)
+	a := connect(t, ls[0])
+	// learner 3 has not applied the createSession: the leader vouches
+	b := dialRaw(t, ls[1])
+	resp, err := b.handshake(wire.ConnectRequest{TimeOut: 10000, SessionID: a.sid, Passwd: a.passwd})
+	paths[1].paused.Store(false)
+	if err != nil || resp.SessionID != a.sid || resp.TimeOut == 0 {
+		t.Fatalf("resume on a lagging learner: %v %+v", err, resp)
+	}
+	b.sid = resp.SessionID
+	if _, h := b.create("/r", nil, 0); h.Err != wire.ErrOK {
+		t.Fatalf("write after resuming: %v", h.Err)
 	}
 }
