@@ -38,6 +38,15 @@ func Open(cfg *config.Config, log *zap.Logger) (*Peer, error) {
 	if !ok {
 		return nil, fmt.Errorf("myid %d is not among the server lines", cfg.MyID)
 	}
+	if cfg.ReconfigEnabled {
+		log.Warn("reconfigEnabled=true: dynamic reconfig is not implemented; reconfig answers RECONFIGDISABLED")
+	}
+	if cfg.LocalSessionsEnabled {
+		log.Warn("localSessionsEnabled=true: local sessions are not implemented; every session is global")
+	}
+	if cfg.ObserverMasterPort > 0 {
+		log.Warn("observerMasterPort is set: the ObserverMaster feature is not implemented; observers follow the leader")
+	}
 	tree, err := server.Recover(cfg, log)
 	if err != nil {
 		return nil, err
