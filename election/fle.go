@@ -152,7 +152,21 @@ type Machine struct {
 
 	buffered []queued // LOOKING but no election running (Java's recvqueue)
 	selfq    []wire.Notification
+	// earlyLooking keeps, per voter, the newest LOOKING notification that
+	// arrived while we were not LOOKING (answered, then dropped by Java):
+	// a peer that notices a dead leader a moment before we do would
+	// otherwise not be heard until its next timeout re-send
+	earlyLooking map[int64]earlyNote
 }
+
+type earlyNote struct {
+	at time.Duration
+	n  wire.Notification
+}
+
+// earlyWindow is how old an early LOOKING notification may be and still be
+// used when our own election starts.
+const earlyWindow = time.Second
 
 // NewMachine returns a Machine in state LOOKING with no election running:
 // until StartLooking it only answers (non-voters get our current vote) and
@@ -286,6 +300,22 @@ func (m *Machine) StartLooking(now time.Duration, lastZxid, currentEpoch int64) 
 	m.sendNotifications(&out)
 	pending := m.buffered
 	m.buffered = nil
+	if len(m.earlyLooking) > 0 {
+		// as if delivered just now, oldest sid first for determinism
+		ids := make([]int64, 0, len(m.earlyLooking))
+		for id, e := range m.earlyLooking {
+			if now-e.at <= earlyWindow {
+				ids = append(ids, id)
+			}
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		early := make([]queued, 0, len(ids))
+		for _, id := range ids {
+			early = append(early, queued{id, m.earlyLooking[id].n})
+		}
+		pending = append(early, pending...)
+		m.earlyLooking = nil
+	}
 	for _, q := range pending {
 		if !m.active {
 			break
@@ -349,6 +379,10 @@ func (m *Machine) receive(now time.Duration, from int64, n wire.Notification, ou
 	if n.State == wire.StateLooking {
 		c := m.current
 		m.send(out, from, m.note(m.state, c.Leader, c.Zxid, c.ElectionEpoch, c.PeerEpoch))
+		if m.earlyLooking == nil {
+			m.earlyLooking = map[int64]earlyNote{}
+		}
+		m.earlyLooking[from] = earlyNote{at: now, n: n}
 	}
 }
 
@@ -473,6 +507,7 @@ func (m *Machine) decide(leader int64, v Vote, out *Output) {
 	m.current = v
 	m.selfq = nil // leaveInstance clears the queue
 	m.buffered = nil
+	m.earlyLooking = nil
 	out.Decided = &Decision{State: st, Vote: v}
 }
 

@@ -481,3 +481,39 @@ func TestBufferedBeforeStart(t *testing.T) {
 		t.Fatalf("finalize deadline %v", d)
 	}
 }
+
+// A peer that notices the leader's death first sends its LOOKING vote while
+// we still follow: we answer it and, when our own election starts soon
+// after, count it at once instead of waiting for the peer's timeout
+// re-send (a 3-server ensemble then elects in one finalize wait).
+func TestLookingVoteHeardWhileFollowingCounts(t *testing.T) {
+	m := newM(t, 1, 1, 2, 3)
+	m.StartLooking(0, 0x100000002, 1)
+	m.Receive(1*ms, 3, looking(3, 0x100000002, 1, 1))
+	if out := m.Tick(201 * ms); out.Decided == nil || out.Decided.Vote.Leader != 3 {
+		t.Fatalf("first election: %+v", out.Decided)
+	}
+	// leader 3 dies; 2 starts round 2 a moment before we do
+	out := m.Receive(5000*ms, 2, looking(2, 0x100000002, 2, 1))
+	if got := sendsTo(out, 2); len(got) != 1 || got[0].State != wire.StateFollowing {
+		t.Fatalf("answer while following: %+v", out.Sends)
+	}
+	out = m.StartLooking(5010*ms, 0x100000002, 1)
+	// 2's vote beats ours: adopted and re-sent at once
+	if got := sendsTo(out, 2); len(got) == 0 || got[len(got)-1].Leader != 2 {
+		t.Fatalf("2's early vote not used: %+v", out.Sends)
+	}
+	// our vote and 2's make a quorum: decided one finalize wait later
+	if out := m.Tick(5210 * ms); out.Decided == nil || out.Decided.Vote.Leader != 2 || out.Decided.State != wire.StateFollowing {
+		t.Fatalf("decision %+v, want FOLLOWING 2 after one finalize wait", out.Decided)
+	}
+	// an early vote older than a second is not used
+	m2 := newM(t, 1, 1, 2, 3)
+	m2.StartLooking(0, 0x100000002, 1)
+	m2.Receive(1*ms, 3, looking(3, 0x100000002, 1, 1))
+	m2.Tick(201 * ms)
+	m2.Receive(5000*ms, 2, looking(2, 0x100000002, 2, 1))
+	if out := m2.StartLooking(7000*ms, 0x100000002, 1); len(sendsTo(out, 2)) != 1 || sendsTo(out, 2)[0].Leader != 1 {
+		t.Fatalf("a stale early vote was used: %+v", out.Sends)
+	}
+}

@@ -110,6 +110,7 @@ func (p *Peer) Run(ctx context.Context) error {
 		p.log.Info("election decided", zap.String("state", stateName(dec.State)), zap.Int64("leader", dec.Vote.Leader),
 			zap.String("zxid", fmt.Sprintf("0x%x", dec.Vote.Zxid)), zap.Int64("peer_epoch", dec.Vote.PeerEpoch),
 			zap.Duration("took", time.Since(start)))
+		roleStart := time.Now()
 		switch dec.State {
 		case wire.StateLeading:
 			err = zab.RunLeader(ctx, env)
@@ -130,8 +131,10 @@ func (p *Peer) Run(ctx context.Context) error {
 		if cerr := env.CatchUp(); cerr != nil {
 			return cerr
 		}
-		if ctx.Err() == nil {
-			// a short pause so a failed role does not spin
+		if ctx.Err() == nil && time.Since(roleStart) < time.Second {
+			// a role that failed at once (no leader to connect to yet, a
+			// quorum that did not come) is not retried in a tight loop; one
+			// that served goes straight back to election (failover time)
 			select {
 			case <-ctx.Done():
 			case <-time.After(100 * time.Millisecond):
