@@ -428,12 +428,16 @@ func TestBadInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	ds := e.elect(ctx, map[int64]int64{1: 0x100000003, 2: 0x100000002, 3: 0x100000001}, 1)
-	checkDecisions(t, ds, 1)
+	// the bad connections all hit server 1; on a loaded machine its votes
+	// can then reach the others after their finalize wait, and FLE rightly
+	// settles on 2: what must hold is one agreed leader
+	checkDecisions(t, ds, ds[1].Vote.Leader)
 	wg.Wait()
 
 	// Still connected: once settled, server 1 answers with its decision.
 	writeNote(t, conn, wire.Notification{State: wire.StateLooking, Leader: 9, ElectionEpoch: 1, HasPeerEpoch: true, Version: 2})
-	readUntil(t, conn, func(n wire.Notification) bool { return n.State == wire.StateLeading && n.Leader == 1 })
+	want := ds[1]
+	readUntil(t, conn, func(n wire.Notification) bool { return n.State == want.State && n.Leader == want.Vote.Leader })
 }
 
 // An observer (sid 4) takes part over the wire: the voters answer it and it
