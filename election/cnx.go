@@ -43,6 +43,8 @@ type cnxManager struct {
 
 	mu         sync.Mutex
 	addrs      map[int64]string // configured, plus addresses learned from initial messages
+	configured map[int64]bool   // the members of the configuration (read-only)
+	again      map[int64]bool   // a connection was wanted while one was being made
 	senders    map[int64]*sender
 	queues     map[int64]*sendSlot
 	lastSent   map[int64][]byte
@@ -83,11 +85,14 @@ func newCnxManager(myID int64, ln net.Listener, myAddr string, peers map[int64]s
 		queues:     make(map[int64]*sendSlot),
 		lastSent:   make(map[int64][]byte),
 		connecting: make(map[int64]bool),
+		again:      make(map[int64]bool),
 		conns:      make(map[net.Conn]struct{}),
 		done:       make(chan struct{}),
 	}
+	c.configured = make(map[int64]bool, len(peers))
 	for sid, a := range peers {
 		c.addrs[sid] = a
+		c.configured[sid] = true
 	}
 	c.dial = func(addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: c.cnxTimeout}
@@ -186,7 +191,14 @@ func (c *cnxManager) handleConnection(conn net.Conn) {
 // already exists.
 func (c *cnxManager) connectOne(sid int64) {
 	c.mu.Lock()
-	if c.closed || c.senders[sid] != nil || c.connecting[sid] {
+	if c.closed || c.senders[sid] != nil {
+		c.mu.Unlock()
+		return
+	}
+	if c.connecting[sid] {
+		// the attempt under way may have registered a connection that
+		// has just been closed: it checks this flag when it ends
+		c.again[sid] = true
 		c.mu.Unlock()
 		return
 	}
@@ -201,12 +213,21 @@ func (c *cnxManager) connectOne(sid int64) {
 	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
-		defer func() {
+		for {
+			c.initiate(sid, addr)
 			c.mu.Lock()
-			delete(c.connecting, sid)
+			// again: someone wanted a connection while this attempt ran;
+			// only a smaller sid's is ours to make (a larger one calls
+			// us back)
+			retry := c.again[sid] && sid < c.myID && c.senders[sid] == nil && !c.closed
+			delete(c.again, sid)
+			if !retry {
+				delete(c.connecting, sid)
+				c.mu.Unlock()
+				return
+			}
 			c.mu.Unlock()
-		}()
-		c.initiate(sid, addr)
+		}
 	}()
 }
 
@@ -322,7 +343,19 @@ func (c *cnxManager) sendLoop(s *sender, q *sendSlot) {
 }
 
 func (c *cnxManager) recvLoop(s *sender) {
-	defer c.done_(s)
+	defer func() {
+		c.done_(s)
+		if s.sid < c.myID && c.configured[s.sid] {
+			// We own connections to smaller sids. When two servers start
+			// together each may keep a different one of two connections
+			// and the other end closes it: both sides then hold nothing
+			// until a notification timeout. Calling back at once (a no-op
+			// while a newer connection is up) keeps the election's
+			// messages flowing; one lost on the closed connection is
+			// re-sent on the new one (lastSent).
+			c.connectOne(s.sid)
+		}
+	}()
 	for {
 		body, err := wire.ReadElectionMessage(s.conn, nil)
 		if err != nil {
