@@ -34,6 +34,13 @@ fuzz:
 bench:
 	GO=$(GO) bench/run.sh
 
+# Ensembles only (3-node zkserver vs 3-node ZooKeeper: throughput, leader
+# failover); the standalone results in bench/results/latest.jsonl are kept.
+# (BENCH_ENSEMBLE=0 make bench skips the ensemble part.)
+.PHONY: bench-ensemble
+bench-ensemble:
+	BENCH_STANDALONE=0 GO=$(GO) bench/run.sh
+
 bench-deps:
 	@if [ -f /usr/share/java/zookeeper.jar ]; then echo "zookeeper package present"; else \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
