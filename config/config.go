@@ -88,6 +88,10 @@ type Config struct {
 	MaxConcurrentDiffSyncs          int            // "zookeeper.leader.maxConcurrentDiffSyncs"
 	MaxTimeToWaitForEpochMs         int            // "zookeeper.leader.maxTimeToWaitForEpoch", -1 = wait forever
 
+	// AdminServer settings (admin.* keys); see admin.go. The zero value
+	// is ZooKeeper's defaults.
+	Admin AdminConfig
+
 	// Unknown holds keys that are not recognised. The caller may log them;
 	// they are not an error.
 	Unknown map[string]string

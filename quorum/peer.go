@@ -30,6 +30,7 @@ type Peer struct {
 	log *zap.Logger
 	env *zab.Env
 	el  *election.Runner
+	adm adminState // what the AdminServer reports (admin.go)
 }
 
 // Open recovers the data directories and binds the election port.
@@ -67,6 +68,7 @@ func Open(cfg *config.Config, log *zap.Logger) (*Peer, error) {
 		return nil, err
 	}
 	p := &Peer{cfg: cfg, log: log, env: env}
+	p.adm.init()
 	env.NewServer = p.newServer
 	var peers []election.PeerAddr
 	for _, q := range cfg.Servers {
@@ -90,8 +92,10 @@ func Open(cfg *config.Config, log *zap.Logger) (*Peer, error) {
 }
 
 func (p *Peer) newServer(tree *datatree.Tree, commit server.CommitPath, next int64, role server.Role) *server.Server {
-	return server.New(server.Options{Config: p.cfg, Logger: p.log, Commit: commit, Tree: tree,
+	s := server.New(server.Options{Config: p.cfg, Logger: p.log, Commit: commit, Tree: tree,
 		ServerID: p.cfg.MyID, NextZxid: next, Role: role, SnapDir: p.env.SnapDir, LogDir: p.env.LogDir})
+	p.adm.serverBuilt(s)
+	return s
 }
 
 // Run elects and runs roles until ctx is done.
@@ -100,6 +104,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		env := p.env
 		start := time.Now()
+		p.adm.looking(env.Tree.LastZxid)
 		dec, err := p.el.LookForLeader(ctx, env.Tree.LastZxid, env.Current)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -111,6 +116,7 @@ func (p *Peer) Run(ctx context.Context) error {
 			zap.String("zxid", fmt.Sprintf("0x%x", dec.Vote.Zxid)), zap.Int64("peer_epoch", dec.Vote.PeerEpoch),
 			zap.Duration("took", time.Since(start)))
 		roleStart := time.Now()
+		p.adm.elected(dec.Vote.Leader)
 		switch dec.State {
 		case wire.StateLeading:
 			err = zab.RunLeader(ctx, env)

@@ -326,12 +326,7 @@ func dirSize(path string) int64 {
 
 func (s *Server) writeConf(b *strings.Builder) {
 	cfg := s.cfg
-	port := cfg.ClientPort
-	if s.ln != nil {
-		if ta, ok := s.ln.Addr().(*net.TCPAddr); ok {
-			port = ta.Port
-		}
-	}
+	port := s.clientPort()
 	// As in ZooKeeper, dataDirSize measures the txn-log directory and
 	// dataLogSize the snapshot directory.
 	fmt.Fprintf(b, "clientPort=%d\n", port)
@@ -348,9 +343,27 @@ func (s *Server) writeConf(b *strings.Builder) {
 	b.WriteString("serverId=0\n")
 }
 
+// clientPort is the bound client port (the configured one before Listen).
+func (s *Server) clientPort() int {
+	if s.ln != nil {
+		if ta, ok := s.ln.Addr().(*net.TCPAddr); ok {
+			return ta.Port
+		}
+	}
+	return s.cfg.ClientPort
+}
+
 // writeEnv reports the process environment under ZooKeeper's keys; the
 // java.* keys carry the Go runtime's nearest equivalents.
 func writeEnv(b *strings.Builder) {
+	b.WriteString("Environment:\n")
+	for _, e := range envValues() {
+		b.WriteString(e[0] + "=" + e[1] + "\n")
+	}
+}
+
+// envValues are envi's keys and values, in order.
+func envValues() [][2]string {
 	na := func(v string, err error) string {
 		if err != nil || v == "" {
 			return "<NA>"
@@ -388,7 +401,7 @@ func writeEnv(b *strings.Builder) {
 		maxMem = int64(ms.Sys)
 	}
 
-	kv := [][2]string{
+	return [][2]string{
 		{"zookeeper.version", Version},
 		{"host.name", host},
 		{"java.version", runtime.Version()},
@@ -408,15 +421,28 @@ func writeEnv(b *strings.Builder) {
 		{"os.memory.max", strconv.FormatInt(maxMem/mb, 10) + "MB"},
 		{"os.memory.total", strconv.FormatInt(total/mb, 10) + "MB"},
 	}
-	b.WriteString("Environment:\n")
-	for _, e := range kv {
-		b.WriteString(e[0] + "=" + e[1] + "\n")
-	}
 }
 
 // writeWatchesByConn lists, per watching connection, its session id and
 // the paths of its data watches.
 func (s *Server) writeWatchesByConn(b *strings.Builder) {
+	for _, e := range s.watchesByConn() {
+		b.WriteString(hex(e.session) + "\n")
+		for _, p := range e.paths {
+			b.WriteString("\t" + p + "\n")
+		}
+	}
+}
+
+// connWatches are the data watch paths of one connection.
+type connWatches struct {
+	session int64
+	paths   []string
+}
+
+// watchesByConn lists the watching connections by session id with their
+// sorted data watch paths.
+func (s *Server) watchesByConn() []connWatches {
 	w := s.watches
 	type entry struct {
 		c     *conn
@@ -450,12 +476,11 @@ func (s *Server) writeWatchesByConn(b *strings.Builder) {
 		}
 		return strings.Compare(a.c.remote, b.c.remote)
 	})
-	for _, e := range list {
-		b.WriteString(hex(e.c.session()) + "\n")
-		for _, p := range e.paths {
-			b.WriteString("\t" + p + "\n")
-		}
+	out := make([]connWatches, len(list))
+	for i, e := range list {
+		out[i] = connWatches{e.c.session(), e.paths}
 	}
+	return out
 }
 
 // javaDate formats ms since the epoch as Java's Date.toString does.
@@ -480,30 +505,18 @@ func writeBuckets(b *strings.Builder, title string, buckets map[int64][]string, 
 }
 
 func (s *Server) writeDump(b *strings.Builder) {
-	now := s.nowMs()
 	b.WriteString("SessionTracker dump:\n")
-	s.mu.Lock()
-	sessions := s.tracker.All()
-	s.mu.Unlock()
-	buckets := map[int64][]string{}
-	for _, ss := range sessions {
-		// an expired session has left its bucket but stays in the table
-		// until its closeSession is applied
-		if ss.Closing && ss.Expiry() <= now {
-			continue
+	ids, total := s.sessionBuckets()
+	buckets := make(map[int64][]string, len(ids))
+	for t, list := range ids {
+		for _, id := range list {
+			buckets[t] = append(buckets[t], hex(id))
 		}
-		buckets[ss.Expiry()] = append(buckets[ss.Expiry()], hex(ss.ID))
 	}
-	writeBuckets(b, "Session", buckets, len(sessions))
+	writeBuckets(b, "Session", buckets, total)
 
 	b.WriteString("ephemeral nodes dump:\n")
-	s.treeMu.RLock()
-	owners := s.tree.EphemeralSessions()
-	eph := make([][]string, len(owners))
-	for i, id := range owners {
-		eph[i] = s.tree.Ephemerals(id)
-	}
-	s.treeMu.RUnlock()
+	owners, eph := s.ephemerals()
 	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(owners))
 	for i, id := range owners {
 		b.WriteString(hex(id) + ":\n")
@@ -528,6 +541,37 @@ func (s *Server) writeDump(b *strings.Builder) {
 		cb[exp] = append(cb[exp], "ip: "+c.javaRemote()+" sessionId: "+hex(c.session()))
 	}
 	writeBuckets(b, "Connections", cb, len(conns))
+}
+
+// sessionBuckets groups the live sessions' ids by expiry time (ms), in
+// the tracker's order; total counts every tracked session.
+func (s *Server) sessionBuckets() (buckets map[int64][]int64, total int) {
+	now := s.nowMs()
+	s.mu.Lock()
+	sessions := s.tracker.All()
+	s.mu.Unlock()
+	buckets = map[int64][]int64{}
+	for _, ss := range sessions {
+		// an expired session has left its bucket but stays in the table
+		// until its closeSession is applied
+		if ss.Closing && ss.Expiry() <= now {
+			continue
+		}
+		buckets[ss.Expiry()] = append(buckets[ss.Expiry()], ss.ID)
+	}
+	return buckets, len(sessions)
+}
+
+// ephemerals returns the sessions owning ephemeral nodes and their paths.
+func (s *Server) ephemerals() (owners []int64, paths [][]string) {
+	s.treeMu.RLock()
+	defer s.treeMu.RUnlock()
+	owners = s.tree.EphemeralSessions()
+	paths = make([][]string, len(owners))
+	for i, id := range owners {
+		paths[i] = s.tree.Ephemerals(id)
+	}
+	return owners, paths
 }
 
 // openFDs counts the process's open file descriptors (-1 if unknown).
@@ -565,6 +609,27 @@ func maxFDs() int64 {
 }
 
 func (s *Server) writeMonitor(b *strings.Builder) {
+	for _, e := range s.monitorValues() {
+		b.WriteString("zk_" + e.Key + "\t" + monitorString(e.Value) + "\n")
+	}
+}
+
+// monitorString prints a monitorValues value as mntr does.
+func monitorString(v any) string {
+	switch v := v.(type) {
+	case int64:
+		return itoa(v)
+	case float64:
+		return javaDouble(v)
+	case string:
+		return v
+	}
+	return fmt.Sprint(v)
+}
+
+// monitorValues are the keys and typed values (int64, float64 or string)
+// that mntr prints and the AdminServer's monitor command returns.
+func (s *Server) monitorValues() []KV {
 	s.treeMu.RLock()
 	nodes := s.tree.NodeCount() + 1 // root counted twice, as ZooKeeper does
 	ephemerals := s.tree.EphemeralCount()
@@ -574,49 +639,49 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 
 	lo, avg, hi := s.serverLatency()
 	uptime := int64(0)
-	if !s.started.IsZero() {
-		uptime = s.now().Sub(s.started).Milliseconds()
+	if ms := s.startedMs.Load(); ms != 0 {
+		uptime = s.nowMs() - ms
 	}
-	kv := []struct {
-		k string
-		v string
-	}{
+	kv := []KV{
 		{"version", Version},
 		{"server_state", s.mode()},
-		{"avg_latency", javaDouble(avg)},
-		{"max_latency", itoa(hi)},
-		{"min_latency", itoa(lo)},
-		{"packets_received", itoa(s.stats.received.Load())},
-		{"packets_sent", itoa(s.stats.sent.Load())},
-		{"num_alive_connections", itoa(int64(s.numConns()))},
-		{"outstanding_requests", itoa(int64(len(s.outstanding)))},
-		{"uptime", itoa(uptime)},
-		{"znode_count", itoa(int64(nodes))},
-		{"watch_count", itoa(int64(s.watches.count()))},
-		{"ephemerals_count", itoa(int64(ephemerals))},
-		{"approximate_data_size", itoa(dataSize)},
-		{"global_sessions", itoa(int64(globalSessions))},
-		{"local_sessions", "0"},
-		{"open_file_descriptor_count", itoa(openFDs())},
-		{"max_file_descriptor_count", itoa(maxFDs())},
-		{"connection_drop_probability", "0.0"},
+		{"avg_latency", avg},
+		{"max_latency", hi},
+		{"min_latency", lo},
+		{"packets_received", s.stats.received.Load()},
+		{"packets_sent", s.stats.sent.Load()},
+		{"num_alive_connections", int64(s.numConns())},
+		{"outstanding_requests", int64(len(s.outstanding))},
+		{"uptime", uptime},
+		{"znode_count", int64(nodes)},
+		{"watch_count", int64(s.watches.count())},
+		{"ephemerals_count", int64(ephemerals)},
+		{"approximate_data_size", dataSize},
+		{"global_sessions", int64(globalSessions)},
+		{"local_sessions", int64(0)},
+		{"open_file_descriptor_count", openFDs()},
+		{"max_file_descriptor_count", maxFDs()},
+		{"connection_drop_probability", 0.0},
 		// response sizes are not tracked yet: ZooKeeper's initial value
-		{"last_client_response_size", "-1"},
-		{"max_client_response_size", "-1"},
-		{"min_client_response_size", "-1"},
-		{"outstanding_tls_handshake", "0"},
-		{"auth_failed_count", "0"},
-		{"non_mtls_remote_conn_count", "0"},
-		{"non_mtls_local_conn_count", "0"},
-	}
-	for _, e := range kv {
-		b.WriteString("zk_" + e.k + "\t" + e.v + "\n")
+		{"last_client_response_size", int64(-1)},
+		{"max_client_response_size", int64(-1)},
+		{"min_client_response_size", int64(-1)},
+		{"outstanding_tls_handshake", int64(0)},
+		{"auth_failed_count", int64(0)},
+		{"non_mtls_remote_conn_count", int64(0)},
+		{"non_mtls_local_conn_count", int64(0)},
 	}
 	if s.role != nil {
 		for _, e := range s.role.Metrics() {
-			b.WriteString("zk_" + e[0] + "\t" + e[1] + "\n")
+			// the role's gauges are numbers but for peer_state
+			var v any = e[1]
+			if n, err := strconv.ParseInt(e[1], 10, 64); err == nil {
+				v = n
+			}
+			kv = append(kv, KV{e[0], v})
 		}
 	}
+	return kv
 }
 
 // mode is the Mode srvr and stat show.

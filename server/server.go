@@ -94,6 +94,10 @@ type Server struct {
 	stopped atomic.Bool
 	started time.Time
 	stats   stats
+
+	// startedMs is started (ms) for readers outside the serving
+	// goroutines (the AdminServer); 0 until Serve runs
+	startedMs atomic.Int64
 }
 
 type stats struct {
@@ -187,6 +191,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Serve runs the server until Close. Listen must have been called.
 func (s *Server) Serve() error {
 	s.started = s.now()
+	s.startedMs.Store(s.started.UnixMilli())
 	s.commit.Start(s.applyBatch)
 	if s.snapOnStart {
 		s.takeSnapshot(true)

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/zkserver/zkserver/admin"
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/quorum"
 	"github.com/zkserver/zkserver/server"
@@ -95,6 +96,7 @@ func startCommand() *cli.Command {
 			} else {
 				cfg = config.Default()
 				cfg.ClientPortAddress = "127.0.0.1"
+				cfg.Admin.SetAddress("127.0.0.1")
 			}
 			if ctx.IsSet("port") {
 				cfg.ClientPort = ctx.Int("port")
@@ -115,7 +117,7 @@ func startCommand() *cli.Command {
 				log.Warn(w)
 			}
 			if cfg.Ensemble() {
-				return runEnsemble(cfg, log)
+				return runEnsemble(cfg, ctx.String("config"), log)
 			}
 			srv, err := server.OpenDurable(cfg, log)
 			if err != nil {
@@ -124,6 +126,7 @@ func startCommand() *cli.Command {
 			if err := srv.Listen(); err != nil {
 				return err
 			}
+			defer startAdmin(cfg, ctx.String("config"), admin.Static{S: srv}, log)()
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 			go func() {
@@ -138,11 +141,12 @@ func startCommand() *cli.Command {
 
 // runEnsemble runs this server as a member of the ensemble its zoo.cfg
 // lists until SIGINT or SIGTERM.
-func runEnsemble(cfg *config.Config, log *zap.Logger) error {
+func runEnsemble(cfg *config.Config, configPath string, log *zap.Logger) error {
 	peer, err := quorum.Open(cfg, log)
 	if err != nil {
 		return err
 	}
+	defer startAdmin(cfg, configPath, peer, log)()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log.Info("starting as an ensemble member", zap.Int64("myid", cfg.MyID), zap.Int("servers", len(cfg.Servers)))
