@@ -399,12 +399,12 @@ tickTime=2000
 initLimit=10
 syncLimit=5
 standaloneEnabled=true
-admin.serverPort=8080
+admin.notAKey=8080
 zookeeper.notAThing=1
 zookeeper.initLimit=3
 `)
 	want := map[string]string{
-		"admin.serverPort":    "8080",
+		"admin.notAKey":       "8080",
 		"zookeeper.notAThing": "1",
 		// QuorumPeerConfig keys have no prefixed form.
 		"zookeeper.initLimit": "3",
