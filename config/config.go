@@ -92,6 +92,10 @@ type Config struct {
 	// is ZooKeeper's defaults.
 	Admin AdminConfig
 
+	// SASL is the SASL DIGEST-MD5 settings for clients (sasl.go);
+	// ResolveSASL completes them.
+	SASL SASLConfig
+
 	// Unknown holds keys that are not recognised. The caller may log them;
 	// they are not an error.
 	Unknown map[string]string
