@@ -96,6 +96,9 @@ type Config struct {
 	// ResolveSASL completes them.
 	SASL SASLConfig
 
+	// Metrics is the "metricsProvider.*" keys (metrics.go).
+	Metrics MetricsConfig
+
 	// Unknown holds keys that are not recognised. The caller may log them;
 	// they are not an error.
 	Unknown map[string]string

@@ -19,6 +19,7 @@ import (
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/election"
+	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/wire"
 	"github.com/zkserver/zkserver/zab"
@@ -104,6 +105,7 @@ func (p *Peer) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		env := p.env
 		start := time.Now()
+		metrics.Default().Looking()
 		p.adm.looking(env.Tree.LastZxid)
 		dec, err := p.el.LookForLeader(ctx, env.Tree.LastZxid, env.Current)
 		if err != nil {
@@ -115,6 +117,7 @@ func (p *Peer) Run(ctx context.Context) error {
 		p.log.Info("election decided", zap.String("state", stateName(dec.State)), zap.Int64("leader", dec.Vote.Leader),
 			zap.String("zxid", fmt.Sprintf("0x%x", dec.Vote.Zxid)), zap.Int64("peer_epoch", dec.Vote.PeerEpoch),
 			zap.Duration("took", time.Since(start)))
+		metrics.Default().Elected(time.Since(start))
 		roleStart := time.Now()
 		p.adm.elected(dec.Vote.Leader)
 		switch dec.State {

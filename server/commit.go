@@ -2,6 +2,7 @@ package server
 
 import (
 	"sort"
+	"time"
 
 	"github.com/zkserver/zkserver/wire"
 )
@@ -18,6 +19,9 @@ type Proposal struct {
 	// sync, in order with the commits before it.
 	SyncDone bool
 	req      *request // nil for internal txns
+	// committedAt is when the batch it heads was committed (set only
+	// with metrics on: MarkCommitted)
+	committedAt time.Time
 }
 
 // CommitPath is the seam between prep and apply. Prep hands it txns in zxid

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/session"
 	"github.com/zkserver/zkserver/wire"
 )
@@ -339,6 +340,7 @@ func (c *conn) handshake(br *bufio.Reader) bool {
 		c.bind(id)
 		resp.TimeOut, resp.SessionID, resp.Passwd = timeout, id, session.Password(id)
 	} else {
+		metrics.Default().SessionResumed()
 		id := req.SessionID
 		s.mu.Lock()
 		old := s.sessions[id]
@@ -466,6 +468,7 @@ func (c *conn) readLoop(br *bufio.Reader) {
 		}
 		c.received.Add(1)
 		s.stats.received.Add(1)
+		metrics.Default().BytesIn(len(body) + 4)
 		var hdr wire.RequestHeader
 		d := wire.NewDecoder(body)
 		hdr.Decode(d)
@@ -593,6 +596,10 @@ func (c *conn) replyLoop() {
 					lat := now.Sub(r.start).Milliseconds()
 					c.recordLatency(lat)
 					s.stats.latency(lat)
+					if m := metrics.Default(); m != nil {
+						m.Request(r.op, r.write, now.Sub(r.start))
+						m.BytesOut(len(r.reply))
+					}
 				}
 				c.queue1(r.reply)
 			}

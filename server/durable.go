@@ -135,6 +135,7 @@ func (d *DurableCommit) Propose(batch []*Proposal) {
 		}
 		// applied on its own goroutine, so the log starts the next
 		// write + fsync while this batch is applied
+		MarkCommitted(batch)
 		d.applyCh <- batch
 	})
 	for range batch {

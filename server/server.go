@@ -15,6 +15,7 @@ import (
 
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/session"
 	"github.com/zkserver/zkserver/wire"
 )
@@ -192,6 +193,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 func (s *Server) Serve() error {
 	s.started = s.now()
 	s.startedMs.Store(s.started.UnixMilli())
+	defer metrics.Default().Attach(s)() // ZooKeeper's gauges while serving
 	s.commit.Start(s.applyBatch)
 	if s.snapOnStart {
 		s.takeSnapshot(true)
@@ -262,6 +264,7 @@ func (s *Server) accept(nc net.Conn) {
 	s.mu.Lock()
 	if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
 		s.mu.Unlock()
+		metrics.Default().Connection(true)
 		s.log.Warn("too many connections from one address", zap.String("ip", ip), zap.Int("max", s.cfg.MaxClientCnxns))
 		nc.Close()
 		return
@@ -270,6 +273,7 @@ func (s *Server) accept(nc net.Conn) {
 	c := newConn(s, nc, ip)
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	metrics.Default().Connection(false)
 	go c.serve()
 }
 
@@ -306,6 +310,9 @@ func (s *Server) prepLoop() {
 				}
 				s.syncer.SyncLocal(&Proposal{SyncDone: true, req: r})
 			} else {
+				if m := metrics.Default(); m != nil && !r.start.IsZero() {
+					m.PrepQueued(s.now().Sub(r.start))
+				}
 				batch = append(batch, s.prep.prep(r))
 			}
 			if len(batch) >= 1000 {
@@ -327,6 +334,9 @@ func (s *Server) prepLoop() {
 // applyBatch applies committed txns in zxid order, fires watches and
 // completes the requests.
 func (s *Server) applyBatch(batch []*Proposal) {
+	if m := metrics.Default(); m != nil {
+		observeApplied(m, batch, time.Now())
+	}
 	s.treeMu.Lock()
 	for _, p := range batch {
 		if p.SyncDone {
@@ -421,6 +431,7 @@ func (s *Server) expiryLoop() {
 		s.mu.Unlock()
 		for _, id := range expired {
 			s.log.Info("session expired", zap.String("session", hex(id)))
+			metrics.Default().SessionExpired()
 			s.submit(&request{session: id, op: wire.OpCloseSession})
 		}
 	}

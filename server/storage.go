@@ -15,6 +15,7 @@ import (
 
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
@@ -64,6 +65,7 @@ func recoverTree(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, erro
 		if _, err := snapshot.Write(snapDir, 0, tree, &mu.RWMutex, snapshot.WriteOptions{Sync: true}); err != nil {
 			return nil, 0, err
 		}
+		metrics.Default().Recovered(time.Since(start), time.Since(start), -1, -1) // nothing to replay
 		log.Info("initialized empty data directory", zap.String("snapDir", snapDir), zap.String("logDir", logDir))
 		return tree, 0, nil
 	case err != nil:
@@ -71,6 +73,7 @@ func recoverTree(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, erro
 	}
 	log.Info("loaded snapshot", zap.String("file", path), zap.String("zxid", hex(zxid)),
 		zap.Int("nodes", tree.NodeCount()), zap.Duration("took", time.Since(start)))
+	snapLoaded := time.Since(start)
 	n, err := Replay(tree, logDir, zxid+1, log)
 	if err != nil {
 		return nil, 0, err
@@ -83,6 +86,7 @@ func recoverTree(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, erro
 			tree.Apply(&hdr, &wire.Txn{Type: wire.OpCloseSession})
 		}
 	}
+	metrics.Default().Recovered(time.Since(start), snapLoaded, time.Since(start)-snapLoaded, n)
 	log.Info("recovered", zap.String("zxid", hex(tree.LastZxid)), zap.Int("replayed", n),
 		zap.Int("nodes", tree.NodeCount()), zap.Int("sessions", len(tree.Sessions())), zap.Duration("took", time.Since(start)))
 	return tree, n, nil
@@ -178,6 +182,7 @@ func (s *Server) takeSnapshot(atStart bool) {
 			return
 		}
 		s.log.Info("snapshot taken", zap.String("file", path), zap.Duration("took", took))
+		observeSnapshot(path, took)
 	}()
 }
 
@@ -229,7 +234,7 @@ func OpenDurable(cfg *config.Config, log *zap.Logger) (*Server, error) {
 	tl, err := txnlog.Open(txnlog.Options{
 		Dir: logDir, PreAllocSize: cfg.PreAllocSizeKb * 1024, ForceSync: cfg.ForceSync,
 		FsyncWarn: time.Duration(cfg.FsyncWarningThresholdMs) * time.Millisecond,
-		MaxBatch:  cfg.MaxBatchSize, Logger: log,
+		MaxBatch:  cfg.MaxBatchSize, Logger: log, OnRound: metrics.Default().LogRoundFunc(),
 	})
 	if err != nil {
 		return nil, err

@@ -40,6 +40,10 @@ type Options struct {
 	// A single Commit call is never split, so a round may exceed it.
 	MaxBatch int
 	Logger   *zap.Logger
+	// OnRound, if set, is called on the writer goroutine after every
+	// group-commit round that wrote entries, with their count and the
+	// round's fsync time (negative when it made none: ForceSync off).
+	OnRound func(entries int, fsync time.Duration)
 
 	// beforeFsync, if set, runs on the writer goroutine before every fsync
 	// of a segment file; an error stands in for a failed fsync (tests use it
@@ -116,6 +120,7 @@ type Log struct {
 	dirDirty bool // a segment was created since the last directory fsync
 	err      error
 	head     [12]byte
+	lastSync time.Duration // the latest fsync's duration (-1: none since the round began)
 }
 
 // Open prepares a Log writing to o.Dir. It never appends to an existing
@@ -276,6 +281,7 @@ func (l *Log) fail(err error) {
 func (l *Log) round(batch []*request) {
 	durable := 0 // batch[:durable] is covered by a completed fsync
 	written := 0
+	l.lastSync = -1
 	for i, r := range batch {
 		switch r.kind {
 		case reqCommit:
@@ -322,6 +328,9 @@ func (l *Log) round(batch []*request) {
 		l.stats.LastRoundEntries = written
 		l.stats.MaxRoundEntries = max(l.stats.MaxRoundEntries, written)
 		l.statsMu.Unlock()
+		if l.opts.OnRound != nil {
+			l.opts.OnRound(written, l.lastSync)
+		}
 	}
 	for _, r := range batch {
 		if r.done != nil {
@@ -474,6 +483,7 @@ func (l *Log) syncSegment() error {
 		err = datasync(l.f)
 	}
 	d := time.Since(start)
+	l.lastSync = d
 	slow := d > l.opts.FsyncWarn
 	l.statsMu.Lock()
 	l.stats.Fsyncs++

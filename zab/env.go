@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/txnlog"
@@ -52,7 +53,7 @@ func (e *Env) openLog() (*txnlog.Log, error) {
 	return txnlog.Open(txnlog.Options{
 		Dir: e.LogDir, PreAllocSize: e.Cfg.PreAllocSizeKb * 1024, ForceSync: e.Cfg.ForceSync,
 		FsyncWarn: time.Duration(e.Cfg.FsyncWarningThresholdMs) * time.Millisecond,
-		MaxBatch:  e.Cfg.MaxBatchSize, Logger: e.Log,
+		MaxBatch:  e.Cfg.MaxBatchSize, Logger: e.Log, OnRound: metrics.Default().LogRoundFunc(),
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/txnlog"
@@ -107,6 +108,8 @@ func RunLeader(ctx context.Context, env *Env) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); r.acceptLoop(ln) }()
+	metrics.Default().Leading(true)
+	defer metrics.Default().Leading(false)
 	err = r.loop(ctx)
 	close(r.done)
 	ln.Close()
@@ -252,12 +255,16 @@ func (r *leaderRun) loop(ctx context.Context) error {
 				if ce := r.env.Log.Check(zap.DebugLevel, "quorum packet in"); ce != nil {
 					ce.Write(zap.Int64("sid", e.sid), zap.Stringer("packet", e.pkt))
 				}
+				if e.pkt.Type == wire.PacketAck {
+					metrics.Default().Acked(e.sid, e.pkt.Zxid)
+				}
 				acts = r.core.Receive(e.sid, e.pkt)
 			case evGone:
 				if r.peers[e.sid] != e.pc {
 					continue
 				}
 				delete(r.peers, e.sid)
+				metrics.Default().LearnerGone(e.sid)
 				r.env.Log.Info("learner disconnected", zap.Int64("sid", e.sid))
 				acts = r.core.Gone(e.sid)
 			case evDurable:
@@ -300,6 +307,9 @@ func (r *leaderRun) exec(acts []Action) error {
 			}
 		case Append:
 			r.append(a.Entries)
+			if n := len(a.Entries); n > 0 {
+				metrics.Default().Proposed(a.Entries[0].Zxid, a.Entries[n-1].Zxid, n)
+			}
 		case Apply:
 			props := make([]*server.Proposal, 0, len(a.Entries))
 			for _, e := range a.Entries {
@@ -313,6 +323,10 @@ func (r *leaderRun) exec(acts []Action) error {
 				}
 				props = append(props, p)
 			}
+			if n := len(a.Entries); n > 0 {
+				metrics.Default().Committed(a.Entries[n-1].Zxid, n)
+			}
+			server.MarkCommitted(props)
 			r.applyC <- props
 		case ApplySyncDone:
 			p := r.localSyncs[0]
@@ -333,6 +347,7 @@ func (r *leaderRun) exec(acts []Action) error {
 				r.srv.TouchSessions(a.Sessions)
 			}
 		case Revalidate:
+			metrics.Default().Revalidated()
 			valid := r.srv != nil && r.srv.RevalidateSession(a.From, a.Session, a.Timeout)
 			e := wire.Encoder{}
 			e.Long(a.Session)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/txnlog"
@@ -244,6 +245,7 @@ func (r *learnerRun) loop(ctx context.Context) error {
 				if ce := r.env.Log.Check(zap.DebugLevel, "quorum packet in"); ce != nil {
 					ce.Write(zap.Stringer("packet", e.pkt))
 				}
+				metrics.Default().LearnerPacket(e.pkt.Type)
 				acts = r.core.Receive(e.pkt)
 			case feDurable:
 				acts = r.core.Durable(e.zxid)
@@ -393,6 +395,7 @@ func (r *learnerRun) apply(entries []Entry) error {
 		props = append(props, p)
 	}
 	if len(props) > 0 {
+		server.MarkCommitted(props)
 		r.applyC <- props
 	}
 	return nil
@@ -413,6 +416,7 @@ func (r *learnerRun) serve() {
 	r.srv = srv
 	r.srvMu.Unlock()
 	go srv.Serve()
+	metrics.Default().LearnerSynced(r.observer, time.Since(r.start))
 	if env.OnServing != nil {
 		env.OnServing(r.core.Epoch())
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zkserver/zkserver/admin"
 	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/quorum"
 	"github.com/zkserver/zkserver/server"
 )
@@ -115,6 +116,15 @@ func startCommand() *cli.Command {
 			}
 			for _, w := range cfg.Warnings {
 				log.Warn(w)
+			}
+			// metricsProvider.*: Prometheus /metrics (before recovery, so
+			// its timings are recorded)
+			msrv, err := metrics.Start(cfg, log)
+			if err != nil {
+				return fmt.Errorf("metrics endpoint %s: %w", cfg.Metrics.Addr(), err)
+			}
+			if msrv != nil {
+				defer msrv.Close()
 			}
 			if cfg.Ensemble() {
 				return runEnsemble(cfg, ctx.String("config"), log)
