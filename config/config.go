@@ -88,6 +88,18 @@ type Config struct {
 	MaxConcurrentDiffSyncs          int            // "zookeeper.leader.maxConcurrentDiffSyncs"
 	MaxTimeToWaitForEpochMs         int            // "zookeeper.leader.maxTimeToWaitForEpoch", -1 = wait forever
 
+	// TLS settings (see tls.go and the package tlsconf).
+	SecureClientPort         int         // "secureClientPort", 0 = none
+	SecureClientPortAddress  string      // "secureClientPortAddress", "" = all interfaces
+	ClientPortUnification    bool        // "client.portUnification": the plain port also takes TLS
+	ClientCertReload         bool        // "client.certReload" (ZooKeeper 3.9); client stores are reloaded anyway
+	SSLQuorum                bool        // "sslQuorum": election and ZAB over TLS
+	QuorumPortUnification    bool        // "portUnification": quorum ports also take the other kind
+	SSLQuorumReloadCertFiles bool        // "sslQuorumReloadCertFiles"
+	X509SuperUser            string      // "X509AuthenticationProvider.superUser"
+	ClientTLS                TLSSettings // "ssl.*"
+	QuorumTLS                TLSSettings // "ssl.quorum.*"
+
 	// AdminServer settings (admin.* keys); see admin.go. The zero value
 	// is ZooKeeper's defaults.
 	Admin AdminConfig

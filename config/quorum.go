@@ -105,7 +105,7 @@ var QuorumKeys = []string{
 	"initLimit", "syncLimit", "connectToLearnerMasterLimit", "electionAlg", "peerType",
 	"quorumListenOnAllIPs", "syncEnabled", "standaloneEnabled", "reconfigEnabled",
 	"observerMasterPort", "localSessionsEnabled", "localSessionsUpgradingEnabled",
-	"multiAddress.enabled", "sslQuorum", "quorum.auth.enableSasl",
+	"multiAddress.enabled", "quorum.auth.enableSasl",
 	// system properties
 	"cnxTimeout", "quorumCnxnTimeoutMs", "leaderServes", "electionPortBindRetry",
 	"fastleader.minNotificationInterval", "fastleader.maxNotificationInterval",
@@ -129,7 +129,6 @@ func init() {
 		"localSessionsEnabled":          boolOpt(false, false, func(c *Config) *bool { return &c.LocalSessionsEnabled }),
 		"localSessionsUpgradingEnabled": boolOpt(false, false, func(c *Config) *bool { return &c.LocalSessionsUpgradingEnabled }),
 		"multiAddress.enabled":          boolOpt(false, false, func(c *Config) *bool { return &c.MultiAddressEnabled }),
-		"sslQuorum":                     {false, refuseTrue("TLS between servers")},
 		"quorum.auth.enableSasl":        {false, refuseTrue("SASL between servers")},
 
 		"cnxTimeout":                         intOpt(true, func(c *Config) *int { return &c.CnxTimeoutMs }),
@@ -483,6 +482,9 @@ func (c *Config) QuorumConfigString() string {
 // member counts, myid, the client address of this server's line, the
 // peer type, and the limits an ensemble needs.
 func (c *Config) resolveEnsemble() error {
+	if err := c.resolveTLS(); err != nil {
+		return err
+	}
 	if c.observerSync != nil {
 		c.SyncEnabled = *c.observerSync
 	}

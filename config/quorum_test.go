@@ -270,7 +270,6 @@ func TestEnsembleErrors(t *testing.T) {
 		{"group", "1", limits + two + "group.1=1:2", []string{"line 6: group.1: hierarchical quorums"}},
 		{"weight", "1", limits + two + "weight.1=2", []string{"line 6: weight.1: hierarchical quorums"}},
 		{"oraclePath", "1", limits + "oraclePath=/x\n" + two, []string{"line 4: oraclePath"}},
-		{"sslQuorum", "1", limits + "sslQuorum=true\n" + two, []string{"line 4: sslQuorum: TLS between servers is not supported"}},
 		{"sasl", "1", limits + "quorum.auth.enableSasl=true\n" + two, []string{"line 4: quorum.auth.enableSasl: SASL between servers"}},
 		{"cnxTimeout", "1", limits + "cnxTimeout=0\n" + two, []string{"cnxTimeout (0) must be positive"}},
 		{"cnxTimeout syntax", "1", limits + "zookeeper.cnxTimeout=5s\n" + two, []string{`line 4: zookeeper.cnxTimeout: "5s" is not an integer`}},

@@ -112,7 +112,7 @@ func (s *Server) checkACL(ids []wire.Id, acl []wire.ACL, perm int32) wire.Err {
 		if a.Scheme == "world" && a.ID == "anyone" {
 			return wire.ErrOK
 		}
-		p := providers[a.Scheme]
+		p := s.provider(a.Scheme)
 		if p == nil {
 			continue
 		}
@@ -128,6 +128,11 @@ func (s *Server) checkACL(ids []wire.Id, acl []wire.ACL, perm int32) wire.Err {
 // fixupACL validates a requested ACL list and expands the "auth" scheme to
 // the caller's authenticated ids, dropping duplicates.
 func fixupACL(ids []wire.Id, acl []wire.ACL) ([]wire.ACL, wire.Err) {
+	return fixupACLWith(func(scheme string) authProvider { return providers[scheme] }, ids, acl)
+}
+
+// fixupACLWith is fixupACL with the providers of lookup.
+func fixupACLWith(lookup func(scheme string) authProvider, ids []wire.Id, acl []wire.ACL) ([]wire.ACL, wire.Err) {
 	if len(acl) == 0 {
 		return nil, wire.ErrInvalidACL
 	}
@@ -147,7 +152,7 @@ func fixupACL(ids []wire.Id, acl []wire.ACL) ([]wire.ACL, wire.Err) {
 		case a.Scheme == "auth":
 			found := false
 			for _, id := range ids {
-				if p := providers[id.Scheme]; p != nil && p.authenticated() {
+				if p := lookup(id.Scheme); p != nil && p.authenticated() {
 					add(wire.ACL{Perms: a.Perms, Id: id})
 					found = true
 				}
@@ -156,7 +161,7 @@ func fixupACL(ids []wire.Id, acl []wire.ACL) ([]wire.ACL, wire.Err) {
 				return nil, wire.ErrInvalidACL
 			}
 		default:
-			p := providers[a.Scheme]
+			p := lookup(a.Scheme)
 			if p == nil || !p.valid(a.ID) {
 				return nil, wire.ErrInvalidACL
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/metrics"
+	"github.com/zkserver/zkserver/sasl"
 	"github.com/zkserver/zkserver/session"
 	"github.com/zkserver/zkserver/wire"
 )
@@ -124,6 +125,8 @@ type conn struct {
 
 	authMu sync.Mutex
 	auth   []wire.Id
+	// saslSrv is the connection's SASL exchange (sasl.go); reader only
+	saslSrv *sasl.Server
 
 	// queue holds the requests in arrival order until answered; the
 	// replier is woken (wake) when its head may be ready or output waits
@@ -479,6 +482,15 @@ func (c *conn) readLoop(br *bufio.Reader) {
 				return
 			}
 			continue
+		}
+		if hdr.Type == wire.OpSASL && s.saslConfigured() {
+			if !c.handleSASL(r) {
+				return
+			}
+			continue
+		}
+		if hdr.Type != wire.OpSASL && !c.authEnforced(r) {
+			return
 		}
 		if !s.touch(r.session) && hdr.Type != wire.OpCloseSession {
 			r.reply = frame(&wire.ReplyHeader{Xid: r.xid, Zxid: s.lastZxid.Load(), Err: wire.ErrSessionExpired}, nil)

@@ -292,7 +292,7 @@ func (p *preparer) create(t *txnCtx, op wire.Op, cr *wire.CreateRequest) (wire.T
 		return wire.Txn{}, wire.ErrBadArguments
 	}
 	parentPath := path[:slash]
-	acl, err := fixupACL(t.ids, cr.ACL)
+	acl, err := p.s.fixupACL(t.ids, cr.ACL)
 	if err != wire.ErrOK {
 		return wire.Txn{}, err
 	}
@@ -418,7 +418,7 @@ func (p *preparer) setACL(t *txnCtx, r *wire.SetACLRequest) (wire.Txn, wire.Err)
 	if err := validatePath(r.Path); err != wire.ErrOK {
 		return wire.Txn{}, err
 	}
-	acl, err := fixupACL(t.ids, r.ACL)
+	acl, err := p.s.fixupACL(t.ids, r.ACL)
 	if err != wire.ErrOK {
 		return wire.Txn{}, err
 	}

@@ -132,8 +132,8 @@ func (s *Server) read(c *conn, r *request) (wire.Record, wire.Err) {
 	case wire.OpWhoAmI:
 		resp := &wire.WhoAmIResponse{Info: []wire.ClientInfo{}}
 		for _, id := range ids {
-			user := id.ID
-			if p := providers[id.Scheme]; p != nil {
+			user := "" // ZooKeeper's user for a scheme without a provider
+			if p := s.provider(id.Scheme); p != nil {
 				user = p.user(id.ID)
 			}
 			resp.Info = append(resp.Info, wire.ClientInfo{AuthScheme: id.Scheme, User: user})

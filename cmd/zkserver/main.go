@@ -111,6 +111,10 @@ func startCommand() *cli.Command {
 			if err := cfg.Resolve(); err != nil {
 				return err
 			}
+			// SASL: the JAAS file's DIGEST-MD5 users (config/sasl.go)
+			if err := cfg.ResolveSASL(os.Getenv); err != nil {
+				return err
+			}
 			for k, v := range cfg.Unknown {
 				log.Info("unknown configuration key (ignored)", zap.String("key", k), zap.String("value", v))
 			}
