@@ -6,9 +6,9 @@
 // or a name that address resolves back to).
 //
 // A Source reloads its stores when their files change: every handshake
-// first checks the files' size and modification time (a stat each), and
-// reads and parses them again only when those changed. A store that fails
-// to load keeps the previous one in use (and is logged).
+// first reads the files (they are small) and parses them again only when
+// their contents changed. A store that fails to load keeps the previous
+// one in use (and is logged).
 package tlsconf
 
 import (
@@ -95,9 +95,7 @@ type material struct {
 }
 
 type fileStamp struct {
-	size int64
-	mod  time.Time
-	sum  [32]byte
+	sum [32]byte
 }
 
 // New checks the settings and loads the stores.
@@ -254,21 +252,16 @@ func (s *Source) reloadTrust(first bool) (bool, error) {
 	return true, nil
 }
 
-// readIfChanged reads the file when its size or modification time differ
-// from st (or always, with force) and its contents differ.
+// readIfChanged reads the file and reports whether its contents differ
+// from st's (always true with force). The contents are compared, not the
+// modification time, whose granularity can hide a quick rewrite; store
+// files are small.
 func readIfChanged(path string, st fileStamp, force bool) ([]byte, fileStamp, bool, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, st, false, err
-	}
-	if !force && fi.Size() == st.size && fi.ModTime().Equal(st.mod) {
-		return nil, st, false, nil
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, st, false, err
 	}
-	next := fileStamp{size: fi.Size(), mod: fi.ModTime(), sum: sha256.Sum256(data)}
+	next := fileStamp{sum: sha256.Sum256(data)}
 	if !force && next.sum == st.sum {
 		return nil, next, false, nil
 	}
