@@ -93,7 +93,12 @@ var commands = []*command{
 		return response{data: []server.KV{{Key: "tracemask", Value: server.TraceMask()}}}
 	}},
 	{names: []string{"initial_configuration", "icfg"}, serverRequired: true, run: func(a *Admin, _ *server.Server, _ map[string]string) response {
-		return response{data: []server.KV{{Key: "initial_configuration", Value: a.initialConfig}}}
+		// an ensemble member's server has none in ZooKeeper (null)
+		var v any = a.initialConfig
+		if a.src.Peer() != nil {
+			v = nil
+		}
+		return response{data: []server.KV{{Key: "initial_configuration", Value: v}}}
 	}},
 	{names: []string{"is_read_only", "isro"}, serverRequired: true, run: func(_ *Admin, _ *server.Server, _ map[string]string) response {
 		// read-only mode is not implemented: never read-only
