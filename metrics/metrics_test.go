@@ -386,3 +386,26 @@ func TestStartFromConfig(t *testing.T) {
 }
 
 func zapNop() *zap.Logger { return zap.NewNop() }
+
+// BenchmarkRequestHook is the per-request cost on the hot path: one
+// summary and one histogram observation, plus the reply bytes.
+func BenchmarkRequestHook(b *testing.B) {
+	m := New(Options{})
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Request(wire.OpGetData, false, 150*time.Microsecond)
+			m.BytesOut(100)
+		}
+	})
+}
+
+// BenchmarkRequestHookOff is the same with metrics off (a nil *Metrics).
+func BenchmarkRequestHookOff(b *testing.B) {
+	var m *Metrics
+	for b.Loop() {
+		if mm := Default(); mm != nil {
+			mm.Request(wire.OpGetData, false, 150*time.Microsecond)
+		}
+		m.BytesOut(100)
+	}
+}
