@@ -115,3 +115,16 @@ mixed-test:
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper || exit 1; \
 	fi
 	ZKSERVER_MIXED=1 ZKSERVER_REQUIRE_ZK=1 $(GO) test -race -count=1 -timeout 15m ./mixedtest/
+
+# AdminServer (admin/): every command's JSON shape against Apache ZooKeeper
+# 3.8.0's AdminServer, standalone and as leader, follower and observer of a
+# 3-server ensemble of each (make test runs the standalone part only).
+.PHONY: admin-test
+admin-test:
+	@if [ ! -f /usr/share/java/zookeeper.jar ]; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper || exit 1; \
+	fi
+	ZKSERVER_ADMIN_ENSEMBLE=1 ZKSERVER_REQUIRE_ZK=1 $(GO) test -race -count=1 -timeout 10m -v ./admin/
+
