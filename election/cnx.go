@@ -1,6 +1,7 @@
 package election
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -96,11 +97,20 @@ func newCnxManager(myID int64, ln net.Listener, myAddr string, peers map[int64]s
 	}
 	c.dial = func(addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: c.cnxTimeout}
+		if pd, ok := ln.(peerDialer); ok {
+			return pd.DialPeer(context.Background(), &d, "tcp", addr) // quorum TLS
+		}
 		return d.Dial("tcp", addr)
 	}
 	c.wg.Add(1)
 	go c.acceptLoop()
 	return c
+}
+
+// peerDialer is a listener that also makes the outgoing connections
+// (tlsconf.Quorum's, for quorum TLS).
+type peerDialer interface {
+	DialPeer(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error)
 }
 
 func (c *cnxManager) track(conn net.Conn) bool {

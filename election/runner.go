@@ -33,6 +33,10 @@ type Options struct {
 	FinalizeWait time.Duration
 	// MaxNotificationInterval caps the notification backoff; default 60s.
 	MaxNotificationInterval time.Duration
+	// Listen binds the election port (quorum TLS, see tlsconf); nil is
+	// net.Listen. A listener with a DialPeer method also makes the
+	// outgoing connections.
+	Listen func(network, addr string) (net.Listener, error)
 }
 
 // ErrClosed is returned by LookForLeader after Close.
@@ -66,7 +70,11 @@ func Start(o Options) (*Runner, error) {
 	if o.CnxTimeout <= 0 {
 		o.CnxTimeout = DefaultCnxTimeout
 	}
-	ln, err := net.Listen("tcp", o.ListenAddr)
+	listen := net.Listen
+	if o.Listen != nil {
+		listen = o.Listen
+	}
+	ln, err := listen("tcp", o.ListenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("election: listen on %s: %w", o.ListenAddr, err)
 	}

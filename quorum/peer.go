@@ -21,6 +21,7 @@ import (
 	"github.com/zkserver/zkserver/election"
 	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
+	"github.com/zkserver/zkserver/tlsconf"
 	"github.com/zkserver/zkserver/wire"
 	"github.com/zkserver/zkserver/zab"
 )
@@ -83,6 +84,9 @@ func Open(cfg *config.Config, log *zap.Logger) (*Peer, error) {
 		MyID: cfg.MyID, ListenAddr: listen, Peers: peers, ConfigString: cfg.QuorumConfigString(),
 		Observer: self.Type == config.Observer, CnxTimeout: time.Duration(cfg.CnxTimeoutMs) * time.Millisecond,
 		Logger: log,
+		Listen: func(network, addr string) (net.Listener, error) {
+			return tlsconf.QuorumListen(cfg, log, network, addr, "election")
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -291,6 +291,10 @@ func (c *conn) serve() {
 	nc := c.nc
 	br := bufio.NewReaderSize(nc, 64<<10)
 	nc.SetReadDeadline(c.s.now().Add(sessionlessTimeout))
+	if !c.startTLS() {
+		c.close()
+		return
+	}
 	if head, err := br.Peek(4); err == nil {
 		if word := string(head); isFourLetterWord(word) {
 			c.fourLetterWord(word, br)

@@ -90,6 +90,7 @@ type Server struct {
 	snapWG        sync.WaitGroup
 
 	ln      net.Listener
+	tls     serverTLS // client TLS (tls.go)
 	closing chan struct{}
 	wg      sync.WaitGroup
 	stopped atomic.Bool
@@ -177,13 +178,16 @@ func (s *Server) nowMs() int64 { return s.now().UnixMilli() }
 
 // Listen binds the client port.
 func (s *Server) Listen() error {
+	if !s.plainPortWanted() {
+		return s.listenTLS() // secureClientPort only
+	}
 	addr := net.JoinHostPort(s.cfg.ClientPortAddress, strconv.Itoa(s.cfg.ClientPort))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	s.ln = ln
-	return nil
+	return s.listenTLS()
 }
 
 // Addr is the bound client address.
@@ -208,6 +212,7 @@ func (s *Server) Serve() error {
 		go s.expiryLoop()
 		go s.reaperLoop()
 	}
+	s.serveTLS()
 	if s.ln == nil {
 		// no client port (a leader with leaderServes=no): the pipeline
 		// still runs for the requests learners forward
@@ -241,6 +246,7 @@ func (s *Server) Close() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	s.closeTLS()
 	s.mu.Lock()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {

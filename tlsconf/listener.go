@@ -260,15 +260,30 @@ func ForQuorum(cfg *config.Config, log *zap.Logger) (*Quorum, error) {
 }
 
 // Listen binds addr: TLS with sslQuorum, both kinds with portUnification.
+// The listener also has a DialPeer method (q.Dial), so that code given
+// only the listener makes its outgoing connections the same way.
 func (q *Quorum) Listen(network, addr string, what string) (net.Listener, error) {
 	ln, err := net.Listen(network, addr)
-	if err != nil || q == nil || q.src == nil {
-		return ln, err
+	if err != nil {
+		return nil, err
+	}
+	if q == nil || q.src == nil {
+		return &quorumListener{Listener: ln, q: q}, nil
 	}
 	if q.unified {
-		return NewSniffListener(ln, q.src, q.log), nil
+		return &quorumListener{Listener: NewSniffListener(ln, q.src, q.log), q: q}, nil
 	}
-	return &tlsListener{Listener: ln, src: q.src, log: q.log, what: what}, nil
+	return &quorumListener{Listener: &tlsListener{Listener: ln, src: q.src, log: q.log, what: what}, q: q}, nil
+}
+
+type quorumListener struct {
+	net.Listener
+	q *Quorum
+}
+
+// DialPeer connects to another server as the Quorum does.
+func (l *quorumListener) DialPeer(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+	return l.q.Dial(ctx, d, network, addr)
 }
 
 // Dial connects to addr: TLS with sslQuorum (the handshake is done before
@@ -282,4 +297,25 @@ func (q *Quorum) Dial(ctx context.Context, d *net.Dialer, network, addr string) 
 		return nil, err
 	}
 	return c, nil
+}
+
+// QuorumListen binds a quorum port (election or ZAB) for cfg: plain, TLS
+// with sslQuorum, both kinds with portUnification. what names the port in
+// logs.
+func QuorumListen(cfg *config.Config, log *zap.Logger, network, addr, what string) (net.Listener, error) {
+	q, err := ForQuorum(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return q.Listen(network, addr, what)
+}
+
+// QuorumDial connects to another server's quorum port for cfg: over TLS
+// with sslQuorum (handshake done), plain otherwise.
+func QuorumDial(ctx context.Context, cfg *config.Config, log *zap.Logger, d *net.Dialer, network, addr string) (net.Conn, error) {
+	q, err := ForQuorum(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return q.Dial(ctx, d, network, addr)
 }

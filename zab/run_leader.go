@@ -16,6 +16,7 @@ import (
 	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/snapshot"
+	"github.com/zkserver/zkserver/tlsconf"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
 )
@@ -77,7 +78,7 @@ func RunLeader(ctx context.Context, env *Env) error {
 	if cfg.QuorumListenOnAllIPs {
 		host = ""
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(self.QuorumPort)))
+	ln, err := tlsconf.QuorumListen(cfg, env.Log, "tcp", net.JoinHostPort(host, strconv.Itoa(self.QuorumPort)), "quorum")
 	if err != nil {
 		return fmt.Errorf("leader: listening on the quorum port: %w", err)
 	}

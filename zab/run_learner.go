@@ -16,6 +16,7 @@ import (
 	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/snapshot"
+	"github.com/zkserver/zkserver/tlsconf"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
 )
@@ -104,7 +105,7 @@ func dialLeader(ctx context.Context, env *Env, addr string) (net.Conn, error) {
 	var last error
 	for attempt := 0; attempt < 5 && time.Now().Before(deadline); attempt++ {
 		d := net.Dialer{Timeout: time.Until(deadline)}
-		nc, err := d.DialContext(ctx, "tcp", addr)
+		nc, err := tlsconf.QuorumDial(ctx, env.Cfg, env.Log, &d, "tcp", addr)
 		if err == nil {
 			if tc, ok := nc.(*net.TCPConn); ok {
 				tc.SetNoDelay(true)

@@ -1,0 +1,327 @@
+package tlstest
+
+import (
+	"context"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/tlsconf/certgen"
+)
+
+const clientID = "CN=client,O=zkserver tests"
+
+// authID returns the x509 id the server gave the session: it creates a
+// node with the "auth" ACL (expanded to the caller's authenticated ids)
+// and reads the ACL back. "" if the session has none.
+func authID(t *testing.T, c *zk.Conn, path string) string {
+	t.Helper()
+	_, err := c.Create(path, nil, 0, zk.AuthACL(zk.PermAll))
+	if errors.Is(err, zk.ErrInvalidACL) {
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("create %s: %v", path, err)
+	}
+	acl, _, err := c.GetACL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range acl {
+		ids = append(ids, a.Scheme+":"+a.ID)
+	}
+	return strings.Join(ids, ",")
+}
+
+// TestGoClientNeed: clientAuth=need (the default) on secureClientPort.
+func TestGoClientNeed(t *testing.T) {
+	p := newPKI(t)
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = freePortT(t); c.ClientPort = freePortT(t) }))
+	client := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
+	if id := authID(t, client, "/mine"); id != "x509:"+clientID {
+		t.Fatalf("auth ACL is %q, want x509:%s", id, clientID)
+	}
+	if _, err := client.Set("/mine", []byte("v"), -1); err != nil {
+		t.Fatal(err)
+	}
+	// another certificate is another id: no access
+	other := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "other"))))
+	if _, _, err := other.Get("/mine"); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("other client's get: %v, want ErrNoAuth", err)
+	}
+	// an explicit x509 ACL
+	if _, err := client.Create("/shared", []byte("s"), 0, []zk.ACL{{Perms: zk.PermRead, Scheme: "x509", ID: "CN=other,O=zkserver tests"}}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, err := other.Get("/shared"); err != nil || string(d) != "s" {
+		t.Errorf("other's get of /shared: %q, %v", d, err)
+	}
+	if _, err := client.Create("/bad", nil, 0, []zk.ACL{{Perms: zk.PermRead, Scheme: "x509", ID: "not a name"}}); !errors.Is(err, zk.ErrInvalidACL) {
+		t.Errorf("x509 ACL with a malformed name: %v, want ErrInvalidACL", err)
+	}
+	// the plain port serves plain clients
+	plain := connect(t, r.plainAddr(), nil)
+	if _, _, err := plain.Get("/shared"); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("plain client's get: %v, want ErrNoAuth", err)
+	}
+	// four-letter words over TLS
+	tc, err := p.source(t, p.client(t, "client")).Dial(context.Background(), &net.Dialer{Timeout: 5 * time.Second}, "tcp", r.secureAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Write([]byte("ruok"))
+	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(tc)
+	tc.Close()
+	if string(b) != "imok" {
+		t.Errorf("ruok over TLS: %q", b)
+	}
+}
+
+func freePortT(t *testing.T) int { return freePort(t) }
+
+// TestBadClients: a plain client on the TLS port, no certificate with
+// need, an expired certificate, one from another CA: each is refused with
+// a logged reason, and a good client is served all along.
+func TestBadClients(t *testing.T) {
+	p := newPKI(t)
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = freePortT(t); c.ClientPort = freePortT(t) }))
+	good := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
+	if _, err := good.Create("/alive", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
+		t.Helper()
+		if _, err := good.Set("/alive", []byte(what), -1); err != nil {
+			t.Errorf("after %s the good client fails: %v", what, err)
+		}
+	}
+
+	// a plain ZooKeeper client on the TLS port: the handshake fails at
+	// once (its first bytes are no TLS record) and the connection closes
+	if _, err := connectErr(r.secureAddr(), nil, 2*time.Second); err == nil {
+		t.Error("a plain client got a session on the TLS port")
+	}
+	raw, err := net.Dial("tcp", r.secureAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Write([]byte{0, 0, 0, 44, 0, 0, 0, 0})
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(raw); err != nil {
+		t.Errorf("plain bytes on the TLS port: %v, want the server to close the connection", err)
+	}
+	raw.Close()
+	waitLogged(t, r, "TLS handshake with a client failed")
+	check("plain client")
+
+	expired, err := certgen.New(certgen.Spec{Subject: pkix.Name{CommonName: "expired"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}, p.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA, _ := certgen.New(certgen.Spec{Subject: pkix.Name{CommonName: "other CA"}, CA: true}, nil)
+	stranger, _ := certgen.Localhost("stranger", otherCA)
+	for _, tt := range []struct {
+		name, keyStore, want string
+	}{
+		{"no certificate", "", "certificate"},
+		{"expired", p.write(t, "expired.pem", expired.PEMKeyStore()), "expired"},
+		{"other CA", p.write(t, "stranger.pem", stranger.PEMKeyStore()), "unknown authority"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(r.logs.FilterMessage("TLS handshake with a client failed").All())
+			src := p.source(t, tt.keyStore)
+			c, err := src.Dial(context.Background(), &net.Dialer{Timeout: 5 * time.Second}, "tcp", r.secureAddr())
+			if err == nil {
+				// TLS 1.2: the client may finish before the server refuses
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, err = c.Read(make([]byte, 1))
+				c.Close()
+			}
+			if err == nil {
+				t.Fatal("the server accepted the handshake")
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				all := r.logs.FilterMessage("TLS handshake with a client failed").All()
+				if len(all) > before {
+					if msg := all[len(all)-1].ContextMap()["error"]; !strings.Contains(strings.ToLower(toString(msg)), tt.want) {
+						t.Errorf("logged %v, want it to mention %q", msg, tt.want)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the failed handshake was not logged")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			check(tt.name)
+		})
+	}
+}
+
+func toString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	if e, ok := v.(error); ok {
+		return e.Error()
+	}
+	return ""
+}
+
+func waitLogged(t *testing.T, r *running, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for r.logged(msg) == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing logged like %q", msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClientAuthWantAndNone.
+func TestClientAuthWantAndNone(t *testing.T) {
+	p := newPKI(t)
+	want := startServer(t, p.serverConfig(t, func(c *config.Config) {
+		c.SecureClientPort = freePortT(t)
+		c.ClientPort = freePortT(t)
+		c.ClientTLS.ClientAuth = "want"
+	}))
+	anon := connect(t, want.secureAddr(), tlsDialer(p.source(t, "")))
+	if id := authID(t, anon, "/anon"); id != "" {
+		t.Errorf("want, no certificate: auth ACL %q, want none", id)
+	}
+	named := connect(t, want.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
+	if id := authID(t, named, "/named"); id != "x509:"+clientID {
+		t.Errorf("want, certificate: auth ACL %q", id)
+	}
+	none := startServer(t, p.serverConfig(t, func(c *config.Config) {
+		c.SecureClientPort = freePortT(t)
+		c.ClientPort = freePortT(t)
+		c.ClientTLS.ClientAuth = "none"
+	}))
+	c := connect(t, none.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
+	if id := authID(t, c, "/x"); id != "" {
+		t.Errorf("none: auth ACL %q, want none (no certificate is asked for)", id)
+	}
+}
+
+// TestSuperUser: X509AuthenticationProvider.superUser names a subject
+// that may do anything.
+func TestSuperUser(t *testing.T) {
+	p := newPKI(t)
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) {
+		c.SecureClientPort = freePortT(t)
+		c.ClientPort = freePortT(t)
+		c.X509SuperUser = "CN=admin,O=zkserver tests"
+	}))
+	c := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
+	if _, err := c.Create("/private", []byte("p"), 0, zk.AuthACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	admin := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "admin"))))
+	if d, _, err := admin.Get("/private"); err != nil || string(d) != "p" {
+		t.Errorf("super user's get: %q, %v", d, err)
+	}
+}
+
+// TestPortUnification: client.portUnification takes TLS and plain
+// clients (and four-letter words) on the plain port.
+func TestPortUnification(t *testing.T) {
+	p := newPKI(t)
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) {
+		c.ClientPort = freePortT(t)
+		c.ClientPortUnification = true
+	}))
+	if r.srv.SecureAddr() != nil {
+		t.Error("a secure port without secureClientPort")
+	}
+	secure := connect(t, r.plainAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
+	if id := authID(t, secure, "/t"); id != "x509:"+clientID {
+		t.Errorf("TLS on the unified port: auth ACL %q", id)
+	}
+	plain := connect(t, r.plainAddr(), nil)
+	if _, _, err := plain.Get("/t"); !errors.Is(err, zk.ErrNoAuth) {
+		t.Errorf("plain on the unified port: %v, want ErrNoAuth", err)
+	}
+	if got := fourLetter(r.plainAddr(), "ruok"); got != "imok" {
+		t.Errorf("ruok on the unified port: %q", got)
+	}
+}
+
+// TestSecureOnly: clientPort unset, only secureClientPort.
+func TestSecureOnly(t *testing.T) {
+	p := newPKI(t)
+	cfg := p.serverConfig(t, func(c *config.Config) {
+		c.ClientPort = 0
+		c.SecureClientPort = freePortT(t)
+		c.Raw["secureClientPort"] = strconv.Itoa(c.SecureClientPort)
+	})
+	r := startServer(t, cfg)
+	c := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
+	if _, err := c.Create("/only", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if r.logged("running without a client port") == "" {
+		t.Error("a plain client port was bound")
+	}
+}
+
+// TestHotReload: replacing the key and trust store files changes what new
+// handshakes use; sessions already open keep going.
+func TestHotReload(t *testing.T) {
+	p := newPKI(t)
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = freePortT(t); c.ClientPort = freePortT(t) }))
+	serverCN := func() string {
+		var cn string
+		src := p.source(t, p.client(t, "client"))
+		c, err := src.Dial(context.Background(), &net.Dialer{Timeout: 5 * time.Second}, "tcp", r.secureAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cn = c.ConnectionState().PeerCertificates[0].Subject.CommonName
+		return cn
+	}
+	if cn := serverCN(); cn != "server" {
+		t.Fatalf("server certificate %q", cn)
+	}
+	old := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
+	rotated, err := certgen.Localhost("server-rotated", p.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.write(t, "server.pem", rotated.PEMKeyStore())
+	if cn := serverCN(); cn != "server-rotated" {
+		t.Errorf("after rotation the server shows %q", cn)
+	}
+	if _, err := old.Create("/still", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Errorf("the session opened before the rotation: %v", err)
+	}
+	// a new client CA: refused until the trust store names it
+	newCA, _ := certgen.New(certgen.Spec{Subject: pkix.Name{CommonName: "new CA"}, CA: true}, nil)
+	newClient, _ := certgen.Localhost("client", newCA)
+	newKS := p.write(t, "newclient.pem", newClient.PEMKeyStore())
+	if c, err := connectErr(r.secureAddr(), tlsDialer(p.source(t, newKS)), 2*time.Second); err == nil {
+		c.Close()
+		t.Error("a client of the new CA was served before the trust store named it")
+	}
+	p.write(t, "ca.pem", certgen.TrustPEM(p.ca, newCA))
+	c := connect(t, r.secureAddr(), tlsDialer(p.source(t, newKS)))
+	if _, _, err := c.Get("/still"); err != nil {
+		t.Errorf("client of the new CA: %v", err)
+	}
+	waitLogged(t, r, "reloaded TLS stores")
+}
