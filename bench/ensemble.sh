@@ -111,6 +111,7 @@ layout() {
 		echo "$sid" >"$dir/data/myid"
 		{
 			echo "tickTime=$TICK"
+			echo "admin.enableServer=false"
 			echo "initLimit=10"
 			echo "syncLimit=5"
 			echo "dataDir=$dir/data"

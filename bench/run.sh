@@ -124,6 +124,7 @@ write_cfg() {
 	mkdir -p "$dir/data"
 	cat >"$dir/zoo.cfg" <<CFG
 tickTime=2000
+admin.enableServer=false
 dataDir=$dir/data
 clientPort=$port
 clientPortAddress=127.0.0.1

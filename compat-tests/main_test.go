@@ -60,6 +60,7 @@ func run(m *testing.M) int {
 	}
 	conf := strings.Join([]string{
 		"tickTime=2000",
+		"admin.enableServer=false",
 		"dataDir=" + dataDir,
 		fmt.Sprintf("clientPort=%d", port),
 		"clientPortAddress=127.0.0.1",

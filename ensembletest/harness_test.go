@@ -129,6 +129,7 @@ func (n *node) writeConfig() {
 	t := n.t
 	conf := []string{
 		fmt.Sprintf("tickTime=%d", tickMs),
+		"admin.enableServer=false",
 		fmt.Sprintf("initLimit=%d", initLimit),
 		fmt.Sprintf("syncLimit=%d", syncLimit),
 		"dataDir=" + n.dataDir,

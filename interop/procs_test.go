@@ -105,6 +105,7 @@ func freePort(t *testing.T) int {
 func zooCfg(dataDir string, port int, extra ...string) string {
 	lines := []string{
 		"tickTime=2000",
+		"admin.enableServer=false",
 		"dataDir=" + dataDir,
 		fmt.Sprintf("clientPort=%d", port),
 		"clientPortAddress=127.0.0.1",

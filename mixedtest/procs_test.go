@@ -189,7 +189,7 @@ func freePorts(t *testing.T, n int) []int {
 
 func (c *cluster) writeConfig(m *member) {
 	lines := []string{
-		fmt.Sprintf("tickTime=%d", tickTime), "initLimit=10", "syncLimit=5",
+		fmt.Sprintf("tickTime=%d", tickTime), "initLimit=10", "syncLimit=5", "admin.enableServer=false",
 		"dataDir=" + m.data,
 		fmt.Sprintf("clientPort=%d", m.client), "clientPortAddress=127.0.0.1",
 		"4lw.commands.whitelist=*", "admin.enableServer=false",

@@ -19,6 +19,7 @@ for i in $(seq 1 "$NODES"); do
 	echo "$i" >"$dir/myid"
 	{
 		echo "tickTime=2000"
+		echo "admin.serverPort=$((8080 + i))"
 		echo "initLimit=10"
 		echo "syncLimit=5"
 		echo "dataDir=$dir"

@@ -494,6 +494,5 @@ func (l *learnerRole) Metrics() [][2]string {
 	return [][2]string{
 		{"peer_state", "following - broadcast"},
 		{"quorum_size", strconv.Itoa(l.voters)},
-		{"synced_observers", "0"},
 	}
 }

@@ -148,7 +148,7 @@ func startEnsemble(t *testing.T) ([]string, []*exec.Cmd) {
 		if err := os.WriteFile(filepath.Join(dir, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg := fmt.Sprintf("tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n", dir, cport[i])
+		cfg := fmt.Sprintf("tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\n", dir, cport[i])
 		for j := range n {
 			cfg += fmt.Sprintf("server.%d=127.0.0.1:%d:%d\n", j+1, qport[j], eport[j])
 		}
