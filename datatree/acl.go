@@ -21,6 +21,15 @@ type ACLCache struct {
 	byKey map[string]int64
 	refs  map[int64]int64
 	next  int64
+	// dirty, when not nil, collects the ids changed since a durable store
+	// last heard of them.
+	dirty map[int64]struct{}
+}
+
+func (c *ACLCache) markDirty(id int64) {
+	if c.dirty != nil && id != OpenACLID {
+		c.dirty[id] = struct{}{}
+	}
 }
 
 // NewACLCache returns an empty cache.
@@ -57,6 +66,7 @@ func (c *ACLCache) Intern(acl []wire.ACL) int64 {
 		c.byKey[k] = id
 	}
 	c.refs[id]++
+	c.markDirty(id)
 	return id
 }
 
@@ -67,12 +77,14 @@ func (c *ACLCache) Put(id int64, acl []wire.ACL) {
 	if id >= c.next {
 		c.next = id + 1
 	}
+	c.markDirty(id)
 }
 
 // AddRef records one more user of id (snapshot loading).
 func (c *ACLCache) AddRef(id int64) {
 	if id != OpenACLID {
 		c.refs[id]++
+		c.markDirty(id)
 	}
 }
 
@@ -82,6 +94,7 @@ func (c *ACLCache) Release(id int64) {
 		return
 	}
 	c.refs[id]--
+	c.markDirty(id)
 	if c.refs[id] <= 0 {
 		if acl, ok := c.byID[id]; ok {
 			if k := aclKey(acl); c.byKey[k] == id {

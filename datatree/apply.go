@@ -27,6 +27,7 @@ func (t *Tree) Apply(hdr *wire.TxnHeader, txn *wire.Txn) Result {
 	if hdr.Zxid > t.LastZxid {
 		t.LastZxid = hdr.Zxid
 	}
+	t.commit(false)
 	return r
 }
 
@@ -57,6 +58,7 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 		n.Version = txn.Version
 		n.Mzxid = hdr.Zxid
 		n.Mtime = hdr.Time
+		t.store.Update(txn.Path, n)
 		n.Stat(&r.Stat)
 		r.Events = append(r.Events, Event{wire.EventNodeDataChanged, txn.Path})
 	case wire.OpSetACL:
@@ -69,6 +71,7 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 		t.ACLs.Release(n.ACL)
 		n.ACL = t.ACLs.Intern(txn.ACL)
 		n.Aversion = txn.Version
+		t.store.Update(txn.Path, n)
 		n.Stat(&r.Stat)
 	case wire.OpCheck:
 		if t.lookup(txn.Path) == nil {
@@ -76,6 +79,9 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 		}
 	case wire.OpCreateSession:
 		t.sessions[hdr.ClientID] = txn.TimeOut
+		if t.dur != nil {
+			t.dur.PutSession(hdr.ClientID, txn.TimeOut)
+		}
 	case wire.OpCloseSession:
 		for _, p := range txn.Paths {
 			t.delete(p, hdr.Zxid, r)
@@ -84,6 +90,9 @@ func (t *Tree) apply(hdr *wire.TxnHeader, txn *wire.Txn, r *Result) wire.Err {
 			t.delete(p, hdr.Zxid, r)
 		}
 		delete(t.sessions, hdr.ClientID)
+		if t.dur != nil {
+			t.dur.DeleteSession(hdr.ClientID)
+		}
 	case wire.OpError:
 		return txn.Err
 	case wire.OpMulti:
@@ -108,9 +117,10 @@ func (t *Tree) create(hdr *wire.TxnHeader, txn *wire.Txn, owner int64, r *Result
 			parent.Cversion = cv
 			parent.Pzxid = hdr.Zxid
 			t.redigest(parentPath, parent)
+			t.store.Update(parentPath, parent)
 		}
 	}
-	if parent.children[name] != nil {
+	if t.child(parent, name, txn.Path) != nil {
 		raise()
 		return wire.ErrNodeExists
 	}
@@ -120,7 +130,7 @@ func (t *Tree) create(hdr *wire.TxnHeader, txn *wire.Txn, owner int64, r *Result
 		Czxid: hdr.Zxid, Mzxid: hdr.Zxid, Pzxid: hdr.Zxid, Ctime: hdr.Time, Mtime: hdr.Time,
 		EphemeralOwner: owner,
 	}
-	t.link(parent, name, n)
+	t.link(parentPath, parent, name, txn.Path, n)
 	t.redigest(txn.Path, n)
 	t.dataSize += int64(len(txn.Path) + len(txn.Data))
 	t.index(txn.Path, owner)
@@ -128,6 +138,17 @@ func (t *Tree) create(hdr *wire.TxnHeader, txn *wire.Txn, owner int64, r *Result
 	n.Stat(&r.Stat)
 	r.Events = append(r.Events, Event{wire.EventNodeCreated, txn.Path}, Event{wire.EventNodeChildrenChanged, parentPath})
 	return wire.ErrOK
+}
+
+// child returns child name of parent, whose path is path.
+func (t *Tree) child(parent *Node, name, path string) *Node {
+	if t.mem != nil {
+		return parent.children[name]
+	}
+	if name == "" {
+		return nil
+	}
+	return t.store.Get(path)
 }
 
 func (t *Tree) index(path string, owner int64) {
@@ -170,16 +191,19 @@ func (t *Tree) delete(path string, zxid int64, r *Result) wire.Err {
 	}
 	parentPath, name := Split(path)
 	parent := t.lookup(parentPath)
-	if parent == nil || parent.children[name] == nil {
+	if parent == nil {
 		return wire.ErrNoNode
 	}
-	n := parent.children[name]
-	t.unlink(parent, name)
+	n := t.child(parent, name, path)
+	if n == nil {
+		return wire.ErrNoNode
+	}
 	if zxid > parent.Pzxid {
 		t.undigest(parentPath, parent)
 		parent.Pzxid = zxid
 		t.redigest(parentPath, parent)
 	}
+	t.unlink(parentPath, parent, name, path, n) // records the parent
 	t.undigest(path, n)
 	t.dataSize -= int64(len(path) + len(n.Data))
 	t.ACLs.Release(n.ACL)

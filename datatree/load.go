@@ -14,14 +14,14 @@ import (
 // NewEmpty returns a tree with no nodes at all, not even the root, ready
 // for AddLoaded. Its ACL cache is empty too: callers fill it with
 // ACLs.Put before adding nodes.
-func NewEmpty() *Tree {
-	return &Tree{
-		ACLs:       NewACLCache(),
-		ephemerals: map[int64]map[string]struct{}{},
-		containers: map[string]struct{}{},
-		ttls:       map[string]struct{}{},
-		sessions:   map[int64]int32{},
-	}
+func NewEmpty() *Tree { return NewEmptyOn(NewMemoryStore()) }
+
+// NewEmptyOn is NewEmpty with the nodes in s, which must be empty. A
+// durable store records the tree as loading until FinishLoad.
+func NewEmptyOn(s Store) *Tree {
+	t := newTree(s)
+	t.loading = true
+	return t
 }
 
 // validLoadPath reports whether path is a snapshot node path: "" (the
@@ -57,45 +57,52 @@ func (t *Tree) AddLoaded(path string, n *Node) error {
 		}
 		return nil
 	}
-	n.children = nil
+	n.children, n.ref, n.numChildren = nil, nil, 0
+	root := t.lookup("/")
 	if path == "" {
-		if t.root != nil {
+		if root != nil {
 			return fmt.Errorf("invalid datatree: root listed twice")
 		}
 		if err := aclMissing(); err != nil {
 			return err
 		}
-		t.root, t.count = n, 1
+		t.setRoot(n)
 	} else {
 		parentPath, name := Split(path)
 		parent := t.lookup(parentPath)
-		if t.root == nil || parent == nil {
+		if root == nil || parent == nil {
 			return fmt.Errorf("invalid datatree: parent of %s missing", path)
 		}
-		if parent.children[name] != nil {
+		if t.child(parent, name, path) != nil {
 			return fmt.Errorf("invalid datatree: %s listed twice", path)
 		}
 		if err := aclMissing(); err != nil {
 			return err
 		}
-		t.link(parent, name, n)
+		t.link(parentPath, parent, name, path, n)
 		t.index(path, n.EphemeralOwner)
 	}
 	t.dataSize += int64(len(path) + len(n.Data))
 	t.digest += NodeDigest(path, n)
 	t.ACLs.AddRef(n.ACL)
+	t.commit(false)
 	return nil
 }
 
 // SetSession records a session (id -> timeout) read from a snapshot.
-func (t *Tree) SetSession(id int64, timeout int32) { t.sessions[id] = timeout }
+func (t *Tree) SetSession(id int64, timeout int32) {
+	t.sessions[id] = timeout
+	if t.dur != nil {
+		t.dur.PutSession(id, timeout)
+	}
+}
 
 // FinishLoad ends loading: the root must be present, and every ACL id a
 // node holds (other than OpenACLID) must be in the cache. Cache entries no
 // node uses are dropped. Missing built-in nodes (/zookeeper,
 // /zookeeper/quota, /zookeeper/config) are added as New adds them.
 func (t *Tree) FinishLoad() error {
-	if t.root == nil {
+	if t.lookup("/") == nil {
 		return fmt.Errorf("invalid datatree: no root node")
 	}
 	c := t.ACLs
@@ -108,6 +115,7 @@ func (t *Tree) FinishLoad() error {
 		}
 		delete(c.byID, id)
 		delete(c.refs, id)
+		c.markDirty(id)
 	}
 	// Two ids holding the same list: make the lookup by value point at a
 	// surviving id.
@@ -130,6 +138,9 @@ func (t *Tree) FinishLoad() error {
 		t.undigest(ConfigPath, n)
 		n.Aversion = -1
 		t.redigest(ConfigPath, n)
+		t.store.Update(ConfigPath, n)
 	}
+	t.loading = false
+	t.commit(true)
 	return nil
 }

@@ -6,6 +6,8 @@
 package datatree
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -25,29 +27,58 @@ type Node struct {
 	Version        int32
 	Cversion       int32
 	Aversion       int32
+	numChildren    int32 // kept by the tree in the parent's record
 	EphemeralOwner int64
-	children       map[string]*Node // by name
+	children       map[string]*Node // by name (memory store)
+	ref            *nodeRef         // where the children are (other stores)
 }
 
+// nodeRef ties a node handed out by a store other than the memory store to
+// its path, so the node can list its children through the store.
+type nodeRef struct {
+	l    ChildLister
+	path string
+}
+
+// ChildLister is what a node handed out by a Store (other than the memory
+// store) lists its children through.
+type ChildLister interface {
+	// Get returns the node at path, or nil.
+	Get(path string) *Node
+	// AppendChildNames appends the names of the children of the node at
+	// path to dst.
+	AppendChildNames(path string, dst []string) []string
+}
+
+// Bind makes n list its children through l as the node at path. Stores
+// call it on every node they decode; nodes of the memory store hold their
+// children themselves.
+func (n *Node) Bind(l ChildLister, path string) { n.ref = &nodeRef{l: l, path: path} }
+
 // NumChildren is the current number of children.
-func (n *Node) NumChildren() int { return len(n.children) }
+func (n *Node) NumChildren() int { return int(n.numChildren) }
 
 // Children returns the child names, sorted.
 func (n *Node) Children() []string {
-	out := make([]string, 0, len(n.children))
-	for c := range n.children {
-		out = append(out, c)
-	}
+	out := n.AppendChildNames(make([]string, 0, n.numChildren))
 	sort.Strings(out)
 	return out
 }
 
 // Child returns the child called name, or nil.
-func (n *Node) Child(name string) *Node { return n.children[name] }
+func (n *Node) Child(name string) *Node {
+	if n.ref != nil {
+		return n.ref.l.Get(Join(n.ref.path, name))
+	}
+	return n.children[name]
+}
 
 // AppendChildNames appends the child names to dst in no particular order
 // (cheaper than Children for walks that need no order).
 func (n *Node) AppendChildNames(dst []string) []string {
+	if n.ref != nil {
+		return n.ref.l.AppendChildNames(n.ref.path, dst)
+	}
 	for c := range n.children {
 		dst = append(dst, c)
 	}
@@ -79,7 +110,7 @@ func IsEphemeral(owner int64) bool { return owner != 0 && !IsContainer(owner) &&
 
 // Stat fills the client-visible Stat of n.
 func (n *Node) Stat(s *wire.Stat) {
-	nc := int32(len(n.children))
+	nc := n.numChildren
 	*s = wire.Stat{
 		Czxid: n.Czxid, Mzxid: n.Mzxid, Ctime: n.Ctime, Mtime: n.Mtime,
 		Version: n.Version, Cversion: 2*n.Cversion - nc, Aversion: n.Aversion,
@@ -90,7 +121,9 @@ func (n *Node) Stat(s *wire.Stat) {
 
 // Tree is the dataNode tree.
 type Tree struct {
-	root       *Node
+	store      Store
+	mem        *memStore // store, when it is the memory store
+	dur        Durable   // store, when it is durable
 	count      int
 	ACLs       *ACLCache
 	ephemerals map[int64]map[string]struct{}
@@ -99,6 +132,7 @@ type Tree struct {
 	sessions   map[int64]int32
 	dataSize   int64
 	digest     uint64
+	loading    bool // NewEmpty until FinishLoad
 	// LastZxid is the zxid of the last applied txn.
 	LastZxid int64
 }
@@ -110,71 +144,168 @@ const (
 	ConfigPath    = "/zookeeper/config"
 )
 
-// New returns a tree holding ZooKeeper's built-in nodes.
-func New() *Tree {
+// New returns an in-memory tree holding ZooKeeper's built-in nodes.
+func New() *Tree { return NewOn(NewMemoryStore()) }
+
+// NewOn returns a tree holding ZooKeeper's built-in nodes in s, which must
+// be empty.
+func NewOn(s Store) *Tree {
+	t := newTree(s)
+	t.setRoot(&Node{ACL: OpenACLID, Data: []byte{}})
+	t.addBuiltin(ZookeeperPath, OpenACLID)
+	t.addBuiltin(QuotaPath, OpenACLID)
+	cfgACL := t.ACLs.Intern([]wire.ACL{{Perms: wire.PermRead, Id: wire.Id{Scheme: "world", ID: "anyone"}}})
+	t.addBuiltin(ConfigPath, cfgACL)
+	n := t.lookup(ConfigPath)
+	n.Aversion = -1
+	t.store.Update(ConfigPath, n)
+	t.recomputeDigest()
+	t.commit(true)
+	return t
+}
+
+func newTree(s Store) *Tree {
 	t := &Tree{
+		store:      s,
 		ACLs:       NewACLCache(),
 		ephemerals: map[int64]map[string]struct{}{},
 		containers: map[string]struct{}{},
 		ttls:       map[string]struct{}{},
 		sessions:   map[int64]int32{},
 	}
-	t.root, t.count = &Node{ACL: OpenACLID, Data: []byte{}}, 1
-	t.addBuiltin(ZookeeperPath, OpenACLID)
-	t.addBuiltin(QuotaPath, OpenACLID)
-	cfgACL := t.ACLs.Intern([]wire.ACL{{Perms: wire.PermRead, Id: wire.Id{Scheme: "world", ID: "anyone"}}})
-	t.addBuiltin(ConfigPath, cfgACL)
-	t.lookup(ConfigPath).Aversion = -1
-	t.recomputeDigest()
+	t.mem, _ = s.(*memStore)
+	if d, ok := s.(Durable); ok {
+		t.dur = d
+		t.ACLs.dirty = map[int64]struct{}{}
+	}
 	return t
 }
+
+func (t *Tree) setRoot(n *Node) {
+	n.children, n.ref, n.numChildren = nil, nil, 0
+	t.store.SetRoot(n)
+	t.count = 1
+}
+
+// Store returns the store holding the nodes.
+func (t *Tree) Store() Store { return t.store }
 
 func (t *Tree) addBuiltin(path string, acl int64) {
 	parent, name := Split(path)
 	n := &Node{ACL: acl, Data: []byte{}}
-	t.link(t.lookup(parent), name, n)
+	t.link(parent, t.lookup(parent), name, path, n)
 	t.redigest(path, n)
 }
 
-// lookup walks path from the root; nil when any component is missing or
-// the path is not canonical (empty components, no leading '/').
+// lookup finds path; nil when any component is missing or the path is not
+// canonical (empty components, no leading '/').
 func (t *Tree) lookup(path string) *Node {
-	if path == "/" || path == "" {
-		return t.root
+	if t.mem != nil {
+		return t.mem.Get(path)
 	}
-	if path[0] != '/' {
+	if path == "" {
+		path = "/"
+	}
+	if path[0] != '/' || path != "/" && (path[len(path)-1] == '/' || strings.Contains(path, "//")) {
 		return nil
 	}
-	n := t.root
-	for rest := path[1:]; n != nil; {
-		i := strings.IndexByte(rest, '/')
-		if i < 0 {
-			return n.children[rest]
-		}
-		n = n.children[rest[:i]]
-		rest = rest[i+1:]
-	}
-	return nil
+	return t.store.Get(path)
 }
 
-// link adds child n under parent p. The name is copied so the node does
-// not pin the request's path.
-func (t *Tree) link(p *Node, name string, n *Node) {
-	if p.children == nil {
-		p.children = map[string]*Node{}
-	}
-	p.children[strings.Clone(name)] = n
+// link adds the new node n as child name of p (at parentPath).
+func (t *Tree) link(parentPath string, p *Node, name, path string, n *Node) {
+	n.children, n.numChildren = nil, 0
+	p.numChildren++
+	t.store.Update(parentPath, p)
+	t.store.Add(parentPath, p, name, path, n)
 	t.count++
 }
 
-// unlink removes child name of p.
-func (t *Tree) unlink(p *Node, name string) {
-	delete(p.children, name)
-	if len(p.children) == 0 {
-		p.children = nil
-	}
+// unlink removes child name (node n) of p.
+func (t *Tree) unlink(parentPath string, p *Node, name, path string, n *Node) {
+	p.numChildren--
+	t.store.Update(parentPath, p)
+	t.store.Remove(parentPath, p, name, path, n)
 	t.count--
 }
+
+// commit hands the counters to a durable store after a unit of changes.
+func (t *Tree) commit(force bool) {
+	if t.dur == nil {
+		return
+	}
+	t.flushACLs()
+	// errors stay with the store (which reports them on its next commit
+	// and when asked): the txn log still holds every applied txn
+	_ = t.dur.Commit(t.meta(), force)
+}
+
+func (t *Tree) meta() Meta {
+	return Meta{LastZxid: t.LastZxid, Count: int64(t.count), DataSize: t.dataSize, Digest: t.digest, Loading: t.loading}
+}
+
+// Sync makes a durable store write everything applied so far (a no-op for
+// the memory store). The caller holds the tree exclusively.
+func (t *Tree) Sync() error {
+	if t.dur == nil {
+		return nil
+	}
+	t.flushACLs()
+	return t.dur.Commit(t.meta(), true)
+}
+
+func (t *Tree) flushACLs() {
+	c := t.ACLs
+	for id := range c.dirty {
+		if l, ok := c.byID[id]; ok {
+			t.dur.PutACL(id, l, c.refs[id])
+		} else {
+			t.dur.DeleteACL(id)
+		}
+		delete(c.dirty, id)
+	}
+}
+
+// Open returns the tree a durable store holds. A store that never
+// committed gets ZooKeeper's built-in nodes (as New); one left in the
+// middle of a load is an error.
+func Open(d Durable) (*Tree, error) {
+	st, err := d.Load()
+	if err != nil {
+		return nil, err
+	}
+	if st.Loading {
+		return nil, ErrIncompleteLoad
+	}
+	if st.Count == 0 {
+		return NewOn(d), nil
+	}
+	t := newTree(d)
+	t.count, t.dataSize, t.digest, t.LastZxid = int(st.Count), st.DataSize, st.Digest, st.LastZxid
+	for id, to := range st.Sessions {
+		t.sessions[id] = to
+	}
+	c := t.ACLs
+	for id, e := range st.ACLs {
+		c.byID[id] = e.List
+		c.byKey[aclKey(e.List)] = id
+		c.refs[id] = e.Refs
+		if id >= c.next {
+			c.next = id + 1
+		}
+	}
+	for p, owner := range st.Owned {
+		t.index(p, owner)
+	}
+	if t.lookup("/") == nil {
+		return nil, fmt.Errorf("invalid datatree: store has %d nodes but no root", st.Count)
+	}
+	return t, nil
+}
+
+// ErrIncompleteLoad is returned by Open for a store a load (import) was
+// writing when it stopped: it holds part of a tree.
+var ErrIncompleteLoad = errors.New("datatree: store holds an incomplete load")
 
 // Split returns the parent path and the last component of path. The parent
 // of a top-level node is "/".
@@ -252,17 +383,38 @@ func (t *Tree) DescendantCount(path string) int {
 	if n == nil {
 		return 0
 	}
-	var count func(n *Node) int
-	count = func(n *Node) int {
-		c := len(n.children)
-		for _, cn := range n.children {
-			if len(cn.children) > 0 {
-				c += count(cn)
+	if path == "" {
+		path = "/"
+	}
+	var count func(p string, n *Node) int
+	count = func(p string, n *Node) int {
+		c := int(n.numChildren)
+		if t.mem != nil {
+			for _, cn := range n.children {
+				if cn.numChildren > 0 {
+					c += count("", cn)
+				}
+			}
+			return c
+		}
+		for _, name := range n.AppendChildNames(nil) {
+			cp := Join(p, name)
+			if cn := t.store.Get(cp); cn != nil && cn.numChildren > 0 {
+				c += count(cp, cn)
 			}
 		}
 		return c
 	}
-	return count(n)
+	return count(path, n)
+}
+
+// Children returns the child names of path, sorted (nil when path is
+// absent).
+func (t *Tree) Children(path string) []string {
+	if n := t.Get(path); n != nil {
+		return n.Children()
+	}
+	return nil
 }
 
 // Walk visits every node in depth-first pre-order (parents before
@@ -274,26 +426,25 @@ func (t *Tree) Walk(f func(path string, n *Node) error) error {
 			return err
 		}
 		for _, c := range n.Children() {
-			if err := walk(Join(p, c), n.children[c]); err != nil {
+			cn := n.Child(c)
+			if cn == nil {
+				continue
+			}
+			if err := walk(Join(p, c), cn); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return walk("/", t.root)
+	root := t.lookup("/")
+	if root == nil {
+		return nil
+	}
+	return walk("/", root)
 }
 
 // each visits every node in no particular order.
-func (t *Tree) each(f func(path string, n *Node)) {
-	var walk func(p string, n *Node)
-	walk = func(p string, n *Node) {
-		f(p, n)
-		for c, cn := range n.children {
-			walk(Join(p, c), cn)
-		}
-	}
-	walk("/", t.root)
-}
+func (t *Tree) each(f func(path string, n *Node)) { t.store.Each(f) }
 
 func sortedKeys(m map[string]struct{}) []string {
 	out := make([]string, 0, len(m))
@@ -320,4 +471,6 @@ func (t *Tree) SetConfigNode(data []byte, mtime int64) {
 	n.Version = -1
 	n.Mzxid = 0
 	n.Mtime = mtime
+	t.store.Update(ConfigPath, n)
+	t.commit(false)
 }
