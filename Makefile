@@ -128,3 +128,16 @@ admin-test:
 	fi
 	ZKSERVER_ADMIN_ENSEMBLE=1 ZKSERVER_REQUIRE_ZK=1 $(GO) test -race -count=1 -timeout 10m -v ./admin/
 
+# SASL DIGEST-MD5 (sasl/): ZooKeeper's Java client, kazoo and raw good and
+# bad SASL exchanges against zkserver and Apache ZooKeeper 3.8.0 configured
+# the same way (JAAS Server section, SASLAuthenticationProvider); the
+# answers must match. Installs zookeeper, python3-kazoo and
+# python3-pure-sasl when missing (Debian packages).
+.PHONY: sasl-interop
+sasl-interop:
+	@if [ ! -f /usr/share/java/zookeeper.jar ] || ! /usr/bin/python3 -c 'import kazoo, puresasl' 2>/dev/null; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper python3-kazoo python3-pure-sasl || exit 1; \
+	fi
+	ZKSERVER_SASL_INTEROP=1 ZKSERVER_REQUIRE_ZK=1 $(GO) test -count=1 -timeout 10m -v -run 'Test(SASL|Sasl)' ./sasl/

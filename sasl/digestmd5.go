@@ -96,12 +96,9 @@ func (s *Server) Evaluate(resp []byte) ([]byte, error) {
 	}
 	switch s.step {
 	case 1:
-		if len(resp) != 0 {
-			// RFC 2831 subsequent authentication is not supported: the
-			// JDK's server (and so ZooKeeper) refuses an initial response
-			s.step = 0
-			return nil, errors.New("DIGEST-MD5 must not have an initial response")
-		}
+		// An initial response (RFC 2831 subsequent authentication, or a
+		// token of another mechanism) is ignored and the challenge sent,
+		// as the JDK 17 server under ZooKeeper does.
 		nonce, err := newNonce(s.cfg.Rand)
 		if err != nil {
 			s.step = 0

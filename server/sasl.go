@@ -62,41 +62,43 @@ func (c *conn) handleSASL(r *request) bool {
 		s.log.Info("closing connection: bad SASL request", zap.String("remote", c.remote), zap.Error(d.Err()))
 		return false
 	}
-	var out []byte
-	if token != nil { // a null token gets OK and a null token back, as in ZooKeeper
-		if c.saslSrv == nil {
-			users := s.cfg.SASL.Users
-			c.saslSrv = sasl.NewServer(sasl.ServerConfig{
-				Password:  func(u string) (string, bool) { p, ok := users[u]; return p, ok },
-				Authorize: sasl.ZooKeeperAuthorize,
-			})
+	if token == nil {
+		// ZooKeeper fails on a null token (a NullPointerException) and
+		// drops the connection without a reply
+		s.log.Info("closing connection: null SASL token", zap.String("remote", c.remote))
+		return false
+	}
+	if c.saslSrv == nil {
+		users := s.cfg.SASL.Users
+		c.saslSrv = sasl.NewServer(sasl.ServerConfig{
+			Password:  func(u string) (string, bool) { p, ok := users[u]; return p, ok },
+			Authorize: sasl.ZooKeeperAuthorize,
+		})
+	}
+	out, err := c.saslSrv.Evaluate(token)
+	switch {
+	case err != nil:
+		s.log.Warn("client failed to SASL authenticate", zap.String("remote", c.remote), zap.Error(err))
+		if !s.cfg.SASL.AllowFailedClients || s.saslRequired() {
+			code := wire.ErrAuthFailed
+			if s.saslRequired() {
+				code = wire.ErrSessionClosedRequireSASLAuth
+			}
+			r.reply = frame(&wire.ReplyHeader{Xid: r.xid, Err: code}, &wire.BufferRecord{})
+			r.close = true
+			c.enqueue(r)
+			return false
 		}
-		var err error
-		out, err = c.saslSrv.Evaluate(token)
-		switch {
-		case err != nil:
-			s.log.Warn("client failed to SASL authenticate", zap.String("remote", c.remote), zap.Error(err))
-			if !s.cfg.SASL.AllowFailedClients || s.saslRequired() {
-				code := wire.ErrAuthFailed
-				if s.saslRequired() {
-					code = wire.ErrSessionClosedRequireSASLAuth
-				}
-				r.reply = frame(&wire.ReplyHeader{Xid: r.xid, Err: code}, &wire.BufferRecord{})
-				r.close = true
-				c.enqueue(r)
-				return false
-			}
-			s.log.Warn("keeping the client connected despite its SASL failure (allowSaslFailedClients)", zap.String("remote", c.remote))
-			out = nil
-		case c.saslSrv.Complete():
-			id := c.saslSrv.AuthorizationID()
-			s.log.Info("adding SASL authorization", zap.String("session", hex(c.session())),
-				zap.String("id", id))
-			c.addAuth(wire.Id{Scheme: "sasl", ID: id})
-			if id != "" && slices.Contains(s.cfg.SASL.SuperUsers, id) {
-				c.addAuth(wire.Id{Scheme: "super", ID: ""})
-				s.log.Info("SASL user is a super user", zap.String("id", id))
-			}
+		s.log.Warn("keeping the client connected despite its SASL failure (allowSaslFailedClients)", zap.String("remote", c.remote))
+		out = nil
+	case c.saslSrv.Complete():
+		id := c.saslSrv.AuthorizationID()
+		s.log.Info("adding SASL authorization", zap.String("session", hex(c.session())),
+			zap.String("id", id))
+		c.addAuth(wire.Id{Scheme: "sasl", ID: id})
+		if id != "" && slices.Contains(s.cfg.SASL.SuperUsers, id) {
+			c.addAuth(wire.Id{Scheme: "super", ID: ""})
+			s.log.Info("SASL user is a super user", zap.String("id", id))
 		}
 	}
 	r.reply = frame(&wire.ReplyHeader{Xid: r.xid}, &wire.BufferRecord{Data: out})
