@@ -141,3 +141,6 @@ sasl-interop:
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper python3-kazoo python3-pure-sasl || exit 1; \
 	fi
 	ZKSERVER_SASL_INTEROP=1 ZKSERVER_REQUIRE_ZK=1 $(GO) test -count=1 -timeout 10m -v -run 'Test(SASL|Sasl)' ./sasl/
+
+# make fuzz also covers the SASL token and JAAS parsers.
+FUZZ_PKGS += ./sasl/
