@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -238,15 +239,26 @@ type peerConn struct {
 	once sync.Once
 	// snap writes a snapshot stream of the tree at zxid or later
 	snap func(w *bufio.Writer, zxid int64) error
+
+	// statistics for the AdminServer (ZooKeeper's LearnerHandler info)
+	established          time.Time
+	queued, queuedSize   atomic.Int64
+	sent, received, reqs atomic.Int64
+	lastZxid             atomic.Int64 // of the last packet sent with a zxid > 0
 }
 
 func newPeerConn(sid int64, nc net.Conn, log *zap.Logger) *peerConn {
-	p := &peerConn{sid: sid, nc: nc, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &peerConn{sid: sid, nc: nc, log: log, wake: make(chan struct{}, 1), done: make(chan struct{}), established: time.Now()}
+	p.lastZxid.Store(-1)
 	go p.writeLoop()
 	return p
 }
 
 func (p *peerConn) push(item any) {
+	if pkt, ok := item.(wire.QuorumPacket); ok {
+		p.queuedSize.Add(int64(len(pkt.Data)))
+	}
+	p.queued.Add(1)
 	p.mu.Lock()
 	p.q = append(p.q, item)
 	p.mu.Unlock()
@@ -286,9 +298,15 @@ func (p *peerConn) writeLoop() {
 				case wire.QuorumPacket:
 					buf = wire.AppendQuorumPacket(buf[:0], &v)
 					_, err = bw.Write(buf)
+					p.queuedSize.Add(-int64(len(v.Data)))
+					if v.Zxid > 0 {
+						p.lastZxid.Store(v.Zxid)
+					}
 				case SendSync:
 					err = p.writeSync(bw, v)
 				}
+				p.queued.Add(-1)
+				p.sent.Add(1)
 				if err != nil {
 					p.log.Info("quorum connection write failed", zap.Int64("sid", p.sid), zap.Error(err))
 					p.close()

@@ -555,6 +555,17 @@ type LeaderMetrics struct {
 	Voters                                                                           int
 }
 
+// SyncedObservers lists the observers that acknowledged NEWLEADER.
+func (l *Leader) SyncedObservers() []int64 {
+	var out []int64
+	for _, sid := range l.sortedLearners() {
+		if ls := l.learners[sid]; ls.observer && ls.stage >= stageNewLeader {
+			out = append(out, sid)
+		}
+	}
+	return out
+}
+
 // Metrics reports the leader's counts.
 func (l *Leader) Metrics() LeaderMetrics {
 	m := LeaderMetrics{Learners: len(l.learners), PendingSyncs: len(l.syncs), Outstanding: len(l.outstanding),

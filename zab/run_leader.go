@@ -66,7 +66,9 @@ type leaderRun struct {
 	met        LeaderMetrics
 	// servingSince is when the leader was established (leader_uptime)
 	servingSince time.Time
-	start        time.Time
+	// observers are the synced observers' connections (AdminServer)
+	observers []*peerConn
+	start     time.Time
 }
 
 // RunLeader runs the leader role until it ends (lost quorum, timeout,
@@ -189,6 +191,10 @@ func (r *leaderRun) handshake(nc net.Conn) {
 			pc.close()
 			return
 		}
+		pc.received.Add(1)
+		if p.Type == wire.PacketRequest {
+			pc.reqs.Add(1)
+		}
 		if !r.post(lEvent{kind: evPacket, sid: li.ServerID, pc: pc, pkt: p}) {
 			return
 		}
@@ -287,6 +293,12 @@ func (r *leaderRun) loop(ctx context.Context) error {
 		}
 		r.metMu.Lock()
 		r.met = r.core.Metrics()
+		r.observers = r.observers[:0]
+		for _, sid := range r.core.SyncedObservers() {
+			if p := r.peers[sid]; p != nil {
+				r.observers = append(r.observers, p)
+			}
+		}
 		r.metMu.Unlock()
 	}
 }
@@ -467,6 +479,29 @@ func (c *leaderCommit) Close() {
 type leaderRole struct{ r *leaderRun }
 
 func (l *leaderRole) Mode() string { return "leader" }
+
+// Observers lists the synced observers as ZooKeeper's LearnerHandler info
+// (the AdminServer's observers command).
+func (l *leaderRole) Observers() [][]server.KV {
+	l.r.metMu.Lock()
+	obs := append([]*peerConn(nil), l.r.observers...)
+	l.r.metMu.Unlock()
+	out := make([][]server.KV, 0, len(obs))
+	for _, p := range obs {
+		out = append(out, []server.KV{
+			{Key: "remote_socket_address", Value: "/" + p.nc.RemoteAddr().String()},
+			{Key: "sid", Value: p.sid},
+			{Key: "established", Value: p.established.UnixMilli()},
+			{Key: "queued_packets", Value: p.queued.Load()},
+			{Key: "queued_packets_size", Value: p.queuedSize.Load()},
+			{Key: "packets_received", Value: p.received.Load()},
+			{Key: "packets_sent", Value: p.sent.Load()},
+			{Key: "requests", Value: p.reqs.Load()},
+			{Key: "last_zxid", Value: p.lastZxid.Load()},
+		})
+	}
+	return out
+}
 
 func (l *leaderRole) Metrics() [][2]string {
 	l.r.metMu.Lock()
