@@ -53,7 +53,11 @@ type ChildLister interface {
 // Bind makes n list its children through l as the node at path. Stores
 // call it on every node they decode; nodes of the memory store hold their
 // children themselves.
-func (n *Node) Bind(l ChildLister, path string) { n.ref = &nodeRef{l: l, path: path} }
+func (n *Node) Bind(l ChildLister, path string) {
+	if n.ref == nil || n.ref.l != l || n.ref.path != path {
+		n.ref = &nodeRef{l: l, path: path}
+	}
+}
 
 // NumChildren is the current number of children.
 func (n *Node) NumChildren() int { return int(n.numChildren) }
