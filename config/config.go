@@ -108,6 +108,11 @@ type Config struct {
 	// ResolveSASL completes them.
 	SASL SASLConfig
 
+	// Storage: where the tree lives (storage.go). The zero values are the
+	// defaults: memory, and a 256 MiB Pebble block cache.
+	StorageEngine     string // "storageEngine": "memory" or "pebble"
+	PebbleCacheSizeMB int64  // "pebbleCacheSizeMB"
+
 	// Metrics is the "metricsProvider.*" keys (metrics.go).
 	Metrics MetricsConfig
 
