@@ -70,6 +70,10 @@ func run(m *testing.M) int {
 		"admin.enableServer=false",
 		"DigestAuthenticationProvider.superDigest=" + SuperDigest,
 	}, "\n") + "\n"
+	// ZKSERVER_STORAGE=pebble runs the tests against a server in pebble mode
+	if st := os.Getenv("ZKSERVER_STORAGE"); st != "" {
+		conf += "storageEngine=" + st + "\n"
+	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "compat:", err)
 		return 1

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/datatree/pebblestore"
 	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/txnlog"
@@ -35,12 +36,19 @@ func Dirs(cfg *config.Config) (snapDir, logDir string) {
 // replays the txn log after it and returns the tree. An empty data
 // directory gets snapshot.0, as ZooKeeper writes on first start.
 func Recover(cfg *config.Config, log *zap.Logger) (*datatree.Tree, error) {
+	if cfg.Storage() == config.StoragePebble {
+		return nil, fmt.Errorf("storageEngine=pebble is supported for standalone servers only (so far)")
+	}
 	tree, _, err := recoverTree(cfg, log)
 	return tree, err
 }
 
-// recoverTree is Recover that also reports how many logged txns it replayed.
+// recoverTree is Recover that also reports how many logged txns it
+// replayed; in pebble mode the tree is on Pebble (recoverPebble).
 func recoverTree(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, error) {
+	if cfg.Storage() == config.StoragePebble {
+		return recoverPebble(cfg, log)
+	}
 	// what loading allocates stays live: collecting meanwhile is wasted work
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	snapDir, logDir := Dirs(cfg)
@@ -151,6 +159,10 @@ func (s *Server) takeSnapshot(atStart bool) {
 	if s.snapDir == "" {
 		return
 	}
+	if ps := s.pebbleStore(); ps != nil {
+		s.takePebbleSnapshot(ps)
+		return
+	}
 	if !s.snapping.CompareAndSwap(false, true) {
 		s.log.Warn("too busy to snap, skipping")
 		return
@@ -208,6 +220,10 @@ func (s *Server) purgeLoop() {
 // Purge removes snapshots beyond the retained count and the log segments
 // no retained snapshot needs.
 func (s *Server) Purge() {
+	if ps := s.pebbleStore(); ps != nil {
+		s.purgePebble(ps)
+		return
+	}
 	oldest, removed, err := snapshot.Purge(s.snapDir, s.cfg.SnapRetainCount)
 	if err != nil {
 		s.log.Warn("purge of snapshots failed", zap.Error(err))
@@ -244,7 +260,15 @@ func OpenDurable(cfg *config.Config, log *zap.Logger) (*Server, error) {
 		Rule: &SnapshotRule{SnapCount: cfg.SnapCount, SizeLimit: cfg.SnapSizeLimitInKb * 1024,
 			Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5a4b))},
 	}
-	s := New(Options{Config: cfg, Logger: log, Commit: dc, Tree: tree})
+	var commit CommitPath = dc
+	pc, _ := tree.Store().(*pebblestore.Store)
+	if pc != nil {
+		commit = &pebbleCommit{DurableCommit: dc, store: pc}
+	}
+	s := New(Options{Config: cfg, Logger: log, Commit: commit, Tree: tree})
+	if pc != nil {
+		commit.(*pebbleCommit).s = s
+	}
 	s.snapDir, s.logDir = snapDir, logDir
 	// like ZooKeeper, snapshot what was recovered (in the background here)
 	s.snapOnStart = replayed > 0

@@ -74,6 +74,7 @@ func startCommand() *cli.Command {
 			&cli.BoolFlag{Name: "log-json", Usage: "log JSON instead of console text"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "pprof", Usage: "serve net/http/pprof on this address (e.g. 127.0.0.1:6060)"},
+			&cli.StringFlag{Name: "storage", Usage: "memory or pebble (overrides storageEngine)"},
 		},
 		Action: func(ctx *cli.Context) error {
 			log, err := newLogger(ctx.Bool("log-json"), ctx.String("log-level"))
@@ -107,6 +108,13 @@ func startCommand() *cli.Command {
 			}
 			if ctx.IsSet("data-dir") {
 				cfg.DataDir = ctx.String("data-dir")
+			}
+			if ctx.IsSet("storage") {
+				if v := ctx.String("storage"); v == config.StorageMemory || v == config.StoragePebble {
+					cfg.StorageEngine = v
+				} else {
+					return fmt.Errorf("--storage %q: want memory or pebble", v)
+				}
 			}
 			if err := cfg.Resolve(); err != nil {
 				return err

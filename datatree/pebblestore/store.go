@@ -33,7 +33,8 @@
 // loses the memtables, never part of a batch, so what Pebble holds after a
 // restart is the tree as of the zxid in its meta key, and the server
 // replays the log after it. Flush makes every committed batch durable and
-// reports the zxid the log may be purged up to.
+// reports the zxid the log may be purged up to. Commit, Flush, Checkpoint
+// and Close are serialised by the store; a closed store refuses them.
 //
 // # Concurrency
 //
@@ -80,6 +81,9 @@ type Store struct {
 
 	mu    sync.Mutex // guards cache
 	cache map[string]*datatree.Node
+
+	life   sync.Mutex // orders Commit, Flush, Checkpoint and Close
+	closed bool
 
 	committedZxid int64 // zxid of the last committed batch
 	durableZxid   int64 // zxid made durable by the last Flush
@@ -133,6 +137,12 @@ func Open(o Options) (*Store, error) {
 // Close commits nothing further and closes Pebble (what was not flushed is
 // lost, as in a crash; call Tree.Sync and Flush first to keep it).
 func (s *Store) Close() error {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	if s.b != nil {
 		s.b.Close()
 		s.b = nil
@@ -145,16 +155,36 @@ func (s *Store) Close() error {
 func (s *Store) Err() error { return s.err }
 
 // CommittedZxid is the last applied zxid in Pebble's committed state.
-func (s *Store) CommittedZxid() int64 { return s.committedZxid }
+func (s *Store) CommittedZxid() int64 {
+	s.life.Lock()
+	defer s.life.Unlock()
+	return s.committedZxid
+}
 
 // DurableZxid is the last applied zxid on disk as of the last Flush (or
 // Open): the txn log up to it is not needed for recovery.
-func (s *Store) DurableZxid() int64 { return s.durableZxid }
+func (s *Store) DurableZxid() int64 {
+	s.life.Lock()
+	defer s.life.Unlock()
+	return s.durableZxid
+}
 
 // Flush writes the committed batches to disk and returns the zxid they
 // reach. It does not touch the open batch, so it may run concurrently
-// with readers and the tree's writer... except Tree.Sync, which commits.
+// with readers and the tree's writer.
 func (s *Store) Flush() (int64, error) {
+	s.life.Lock()
+	defer s.life.Unlock()
+	return s.flushLocked()
+}
+
+// ErrClosed is returned by a closed store.
+var ErrClosed = errors.New("pebblestore: closed")
+
+func (s *Store) flushLocked() (int64, error) {
+	if s.closed {
+		return 0, ErrClosed
+	}
 	zxid := s.committedZxid
 	if err := s.db.Flush(); err != nil {
 		return 0, fmt.Errorf("pebblestore: flush: %w", err)
@@ -166,7 +196,9 @@ func (s *Store) Flush() (int64, error) {
 // Checkpoint flushes and writes a consistent copy of the store to dir
 // (hard links where possible). It returns the zxid the copy holds.
 func (s *Store) Checkpoint(dir string) (int64, error) {
-	zxid, err := s.Flush()
+	s.life.Lock()
+	defer s.life.Unlock()
+	zxid, err := s.flushLocked()
 	if err != nil {
 		return 0, err
 	}
@@ -382,6 +414,11 @@ func (s *Store) DeleteACL(id int64) { s.fail(s.b.Delete(idKey(pACL, id), nil)) }
 
 // Commit records m; the batch is committed when forced or large.
 func (s *Store) Commit(m datatree.Meta, force bool) error {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
 	s.meta, s.dirty = m, true
 	if !force && s.b.Len() < s.opts.BatchBytes {
 		return s.err

@@ -1,0 +1,297 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/datatree/pebblestore"
+	"github.com/zkserver/zkserver/metrics"
+	"github.com/zkserver/zkserver/snapshot"
+	"github.com/zkserver/zkserver/txnlog"
+	"github.com/zkserver/zkserver/wire"
+)
+
+// Pebble mode (storageEngine=pebble): the tree lives in <dataDir>/pebble
+// (datatree/pebblestore). The txn log stays the write-ahead log; Pebble
+// holds the tree as of the zxid in its meta key, so recovery replays only
+// the log after it. A snapshot is a Pebble checkpoint in
+// <dataDir>/pebble-checkpoints/checkpoint.<zxid>, and the log is purged
+// only up to the oldest retained checkpoint (all of which Pebble has
+// flushed).
+
+// PebbleDir is where the Pebble store of a config lives.
+func PebbleDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "pebble") }
+
+// PebbleCheckpointDir holds the checkpoints of pebble mode.
+func PebbleCheckpointDir(cfg *config.Config) string {
+	return filepath.Join(cfg.DataDir, "pebble-checkpoints")
+}
+
+func openPebble(cfg *config.Config, log *zap.Logger) (*pebblestore.Store, error) {
+	return pebblestore.Open(pebblestore.Options{Dir: PebbleDir(cfg), CacheSize: cfg.PebbleCacheBytes(), Logger: log.Named("pebble")})
+}
+
+// recoverPebble opens the Pebble store, importing ZooKeeper's files when it
+// is new, and replays the log after the zxid it holds.
+func recoverPebble(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, error) {
+	snapDir, logDir := Dirs(cfg)
+	for _, d := range []string{snapDir, logDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, 0, err
+		}
+	}
+	start := time.Now()
+	ps, err := openPebble(cfg, log)
+	if err != nil {
+		return nil, 0, err
+	}
+	fail := func(err error) (*datatree.Tree, int, error) {
+		ps.Close()
+		return nil, 0, err
+	}
+	st, err := ps.Load()
+	if err != nil {
+		return fail(err)
+	}
+	if st.Loading {
+		// an import stopped half way: start it again from scratch
+		log.Warn("pebble store holds an unfinished import; importing again", zap.String("dir", PebbleDir(cfg)))
+		ps.Close()
+		if err := os.RemoveAll(PebbleDir(cfg)); err != nil {
+			return nil, 0, err
+		}
+		if ps, err = openPebble(cfg, log); err != nil {
+			return nil, 0, err
+		}
+		st = &datatree.State{}
+	}
+	var tree *datatree.Tree
+	if st.Count == 0 {
+		tree, err = importIntoPebble(ps, snapDir, logDir, log)
+	} else {
+		tree, err = datatree.Open(ps)
+		if err == nil {
+			log.Info("opened pebble store", zap.String("dir", PebbleDir(cfg)), zap.String("zxid", hex(tree.LastZxid)),
+				zap.Int("nodes", tree.NodeCount()), zap.Duration("took", time.Since(start)))
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	opened := time.Since(start)
+	n, err := Replay(tree, logDir, tree.LastZxid+1, log)
+	if err != nil {
+		return fail(err)
+	}
+	for _, sess := range tree.EphemeralSessions() {
+		if _, ok := tree.Sessions()[sess]; !ok {
+			hdr := wire.TxnHeader{ClientID: sess, Zxid: tree.LastZxid, Type: wire.OpCloseSession}
+			tree.Apply(&hdr, &wire.Txn{Type: wire.OpCloseSession})
+		}
+	}
+	if err := tree.Sync(); err != nil {
+		return fail(err)
+	}
+	metrics.Default().Recovered(time.Since(start), opened, time.Since(start)-opened, n)
+	log.Info("recovered (pebble)", zap.String("zxid", hex(tree.LastZxid)), zap.Int("replayed", n),
+		zap.Int("nodes", tree.NodeCount()), zap.Int("sessions", len(tree.Sessions())), zap.Duration("took", time.Since(start)))
+	return tree, n, nil
+}
+
+// importIntoPebble fills a new store: from the newest ZooKeeper snapshot
+// when there is one (the caller replays the log after it), else the
+// built-in nodes (and snapshot.0, as ZooKeeper writes on first start, so
+// the dataDir stays one ZooKeeper can read).
+func importIntoPebble(ps *pebblestore.Store, snapDir, logDir string, log *zap.Logger) (*datatree.Tree, error) {
+	start := time.Now()
+	mem, zxid, path, err := snapshot.LoadLatest(snapDir, log)
+	if errors.Is(err, snapshot.ErrNoSnapshot) {
+		segs, serr := txnlog.Segments(logDir)
+		if serr != nil {
+			return nil, serr
+		}
+		if len(segs) > 0 {
+			return nil, fmt.Errorf("no snapshot found in %s, but there are log entries in %s", snapDir, logDir)
+		}
+		if _, err := snapshot.Write(snapDir, 0, datatree.New(), &new(rwMutex).RWMutex, snapshot.WriteOptions{Sync: true}); err != nil {
+			return nil, err
+		}
+		log.Info("initialized empty data directory (pebble)", zap.String("snapDir", snapDir), zap.String("logDir", logDir))
+		tree := datatree.NewOn(ps)
+		return tree, tree.Sync()
+	}
+	if err != nil {
+		return nil, err
+	}
+	log.Info("importing snapshot into pebble", zap.String("file", path), zap.String("zxid", hex(zxid)), zap.Int("nodes", mem.NodeCount()))
+	tree := datatree.NewEmptyOn(ps)
+	mem.ACLs.Each(func(id int64, acl []wire.ACL) { tree.ACLs.Put(id, acl) })
+	for id, to := range mem.Sessions() {
+		tree.SetSession(id, to)
+	}
+	done, last := 0, time.Now()
+	err = mem.Walk(func(p string, n *datatree.Node) error {
+		if p == "/" {
+			p = ""
+		}
+		c := &datatree.Node{Data: n.Data, ACL: n.ACL, Czxid: n.Czxid, Mzxid: n.Mzxid, Pzxid: n.Pzxid,
+			Ctime: n.Ctime, Mtime: n.Mtime, Version: n.Version, Cversion: n.Cversion, Aversion: n.Aversion,
+			EphemeralOwner: n.EphemeralOwner}
+		if err := tree.AddLoaded(p, c); err != nil {
+			return err
+		}
+		if done++; done%100000 == 0 && time.Since(last) > time.Second {
+			last = time.Now()
+			log.Info("importing into pebble", zap.Int("nodes", done), zap.Int("of", mem.NodeCount()), zap.Duration("elapsed", time.Since(start)))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import into pebble: %w", err)
+	}
+	tree.LastZxid = zxid
+	if err := tree.FinishLoad(); err != nil {
+		return nil, fmt.Errorf("import into pebble: %w", err)
+	}
+	if _, err := ps.Flush(); err != nil {
+		return nil, err
+	}
+	log.Info("imported snapshot into pebble", zap.Int("nodes", done), zap.String("zxid", hex(zxid)), zap.Duration("took", time.Since(start)))
+	return tree, nil
+}
+
+// pebbleStore is the Pebble store of a server in pebble mode, else nil.
+func (s *Server) pebbleStore() *pebblestore.Store {
+	if s.tree == nil {
+		return nil
+	}
+	ps, _ := s.tree.Store().(*pebblestore.Store)
+	return ps
+}
+
+// takePebbleSnapshot commits what is applied, then flushes and checkpoints
+// Pebble in the background (the log was rolled by the caller's rule).
+func (s *Server) takePebbleSnapshot(ps *pebblestore.Store) {
+	if !s.snapping.CompareAndSwap(false, true) {
+		s.log.Warn("too busy to snap, skipping")
+		return
+	}
+	s.snapWG.Add(1)
+	go func() {
+		defer s.snapWG.Done()
+		defer s.snapping.Store(false)
+		start := time.Now()
+		s.treeMu.Lock()
+		err := s.tree.Sync()
+		s.treeMu.Unlock()
+		if err != nil {
+			s.log.Error("pebble snapshot: commit failed", zap.Error(err))
+			return
+		}
+		dir := PebbleCheckpointDir(s.cfg)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			s.log.Error("pebble snapshot failed", zap.Error(err))
+			return
+		}
+		tmp := filepath.Join(dir, fmt.Sprintf("tmp.%d", time.Now().UnixNano()))
+		zxid, err := ps.Checkpoint(tmp)
+		if err != nil {
+			os.RemoveAll(tmp)
+			s.log.Error("pebble snapshot failed", zap.Error(err))
+			return
+		}
+		final := filepath.Join(dir, "checkpoint."+strconv.FormatInt(zxid, 16))
+		os.RemoveAll(final) // a checkpoint of the same zxid (nothing applied since)
+		if err := os.Rename(tmp, final); err != nil {
+			os.RemoveAll(tmp)
+			s.log.Error("pebble snapshot failed", zap.Error(err))
+			return
+		}
+		s.log.Info("pebble checkpoint taken", zap.String("dir", final), zap.String("zxid", hex(zxid)), zap.Duration("took", time.Since(start)))
+	}()
+}
+
+// pebbleCheckpoints lists the checkpoints, oldest first.
+func pebbleCheckpoints(dir string) ([]int64, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var zxids []int64
+	for _, e := range ents {
+		if z, ok := strings.CutPrefix(e.Name(), "checkpoint."); ok {
+			if v, err := strconv.ParseInt(z, 16, 64); err == nil {
+				zxids = append(zxids, v)
+			}
+		}
+	}
+	sort.Slice(zxids, func(i, j int) bool { return zxids[i] < zxids[j] })
+	return zxids, nil
+}
+
+// purgePebble keeps autopurge.snapRetainCount checkpoints and the log from
+// the oldest kept one on (never past what Pebble has flushed).
+func (s *Server) purgePebble(ps *pebblestore.Store) {
+	dir := PebbleCheckpointDir(s.cfg)
+	zxids, err := pebbleCheckpoints(dir)
+	if err != nil {
+		s.log.Warn("purge of pebble checkpoints failed", zap.Error(err))
+		return
+	}
+	var removed []string
+	for len(zxids) > s.cfg.SnapRetainCount {
+		p := filepath.Join(dir, "checkpoint."+strconv.FormatInt(zxids[0], 16))
+		if err := os.RemoveAll(p); err != nil {
+			s.log.Warn("purge of pebble checkpoints failed", zap.Error(err))
+			return
+		}
+		removed, zxids = append(removed, p), zxids[1:]
+	}
+	if len(zxids) == 0 {
+		return
+	}
+	upTo := min(zxids[0], ps.DurableZxid())
+	logs, err := txnlog.PurgeBefore(s.logDir, upTo)
+	if err != nil {
+		s.log.Warn("purge of txn logs failed", zap.Error(err))
+	}
+	if len(removed)+len(logs) > 0 {
+		s.log.Info("purged", zap.Strings("checkpoints", removed), zap.Strings("logs", logs))
+	}
+}
+
+// pebbleCommit is the durable commit path of pebble mode: on Close it
+// commits and flushes what was applied, so the next start replays nothing,
+// and closes the store.
+type pebbleCommit struct {
+	*DurableCommit
+	store *pebblestore.Store
+	s     *Server
+}
+
+func (p *pebbleCommit) Close() {
+	p.DurableCommit.Close() // every logged txn is applied
+	p.s.treeMu.Lock()
+	err := p.s.tree.Sync()
+	p.s.treeMu.Unlock()
+	if err == nil {
+		_, err = p.store.Flush()
+	}
+	if err != nil {
+		p.Logger.Error("pebble store: final flush failed (the txn log has everything)", zap.Error(err))
+	}
+	p.store.Close()
+}
