@@ -144,3 +144,9 @@ sasl-interop:
 
 # make fuzz also covers the SASL token and JAAS parsers.
 FUZZ_PKGS += ./sasl/
+
+# The compatibility and kill -9 crash tests against a server in pebble mode
+# (storageEngine=pebble); make test runs them in memory mode.
+.PHONY: compat-pebble
+compat-pebble:
+	ZKSERVER_STORAGE=pebble $(GO) test -count=1 ./compat-tests/... ./crashtest/...

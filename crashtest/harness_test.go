@@ -107,6 +107,10 @@ func (s *server) launch() {
 		"4lw.commands.whitelist=*",
 		"admin.enableServer=false",
 	}, s.extra...)
+	// ZKSERVER_STORAGE=pebble runs the crash tests in pebble mode
+	if st := os.Getenv("ZKSERVER_STORAGE"); st != "" {
+		conf = append(conf, "storageEngine="+st)
+	}
 	cfg := filepath.Join(s.dir, "zoo.cfg")
 	if err := os.WriteFile(cfg, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
