@@ -50,6 +50,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"go.uber.org/zap"
 
 	"github.com/zkserver/zkserver/datatree"
@@ -113,12 +114,15 @@ func Open(o Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(o.CacheSize)
 	defer cache.Unref()
-	db, err := pebble.Open(o.Dir, &pebble.Options{
+	po := &pebble.Options{
 		Cache:              cache,
 		DisableWAL:         true,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             o.Logger.WithOptions(zap.AddCallerSkip(1)).Sugar(),
-	})
+	}
+	// bloom filters: a create first looks its path up, and misses
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(o.Dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
