@@ -150,3 +150,19 @@ FUZZ_PKGS += ./sasl/
 .PHONY: compat-pebble
 compat-pebble:
 	ZKSERVER_STORAGE=pebble $(GO) test -count=1 ./compat-tests/... ./crashtest/...
+
+# Client and quorum TLS (tlstest/): ZooKeeper's Java client over netty,
+# kazoo with use_ssl, and mixed ensembles with Apache ZooKeeper 3.8.0 and
+# sslQuorum=true (the go-zookeeper TLS tests run in make test). Installs
+# zookeeper, a JDK (javac) and python3-kazoo when missing.
+.PHONY: tls-interop
+tls-interop:
+	@if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v javac >/dev/null || ! /usr/bin/python3 -c 'import kazoo' 2>/dev/null; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper default-jdk-headless python3-kazoo || exit 1; \
+	fi
+	ZKSERVER_TLS_INTEROP=1 ZKSERVER_REQUIRE_ZK=1 $(GO) test -race -count=1 -timeout 10m ./tlstest/
+
+# the TLS store and name decoders join the short fuzz pass
+FUZZ_PKGS += ./tlsconf/

@@ -33,10 +33,21 @@ import (
 
 const zkJar = "/usr/share/java/zookeeper.jar"
 
+// requireInterop skips the tests with other clients and servers (tens of
+// seconds to minutes) unless ZKSERVER_TLS_INTEROP is set: make
+// tls-interop (in .ci/run) runs them.
+func requireInterop(t *testing.T) {
+	t.Helper()
+	if os.Getenv("ZKSERVER_TLS_INTEROP") == "" {
+		t.Skip("TLS interop with Java, kazoo and ZooKeeper ensembles: run with make tls-interop (part of .ci/run)")
+	}
+}
+
 // requireZK skips without java, javac or ZooKeeper's jar unless
 // ZKSERVER_REQUIRE_ZK is set (then it fails, so CI never skips silently).
 func requireZK(t *testing.T) {
 	t.Helper()
+	requireInterop(t)
 	var missing []string
 	for _, tool := range []string{"java", "javac"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -306,3 +317,6 @@ func fourLetter(addr, word string) string {
 	_, _ = buf.ReadFrom(nc)
 	return buf.String()
 }
+
+// certgenClient makes a client certificate named cn signed by p's CA.
+func certgenClient(p *pki, cn string) (*certgen.Cert, error) { return certgen.Localhost(cn, p.ca) }
