@@ -207,3 +207,61 @@ func TestJavaName(t *testing.T) {
 		t.Error("an RDN that is not a SET gave no error")
 	}
 }
+
+// TestKeytoolStores reads key and trust stores that Java's keytool
+// wrote (JKS and PKCS12, RSA and EC keys): what operators bring.
+func TestKeytoolStores(t *testing.T) {
+	requireJava(t)
+	if _, err := exec.LookPath("keytool"); err != nil {
+		if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
+			t.Fatal("ZKSERVER_REQUIRE_ZK is set but keytool is missing")
+		}
+		t.Skip("keytool missing")
+	}
+	dir := t.TempDir()
+	keytool := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("keytool", args...).CombinedOutput(); err != nil {
+			t.Fatalf("keytool %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, tt := range []struct{ storetype, alg, ext, typ string }{
+		{"JKS", "RSA", ".jks", TypeJKS},
+		{"PKCS12", "EC", ".p12", TypePKCS12},
+	} {
+		t.Run(tt.storetype+"-"+tt.alg, func(t *testing.T) {
+			ks := filepath.Join(dir, "key-"+tt.storetype+tt.alg+tt.ext)
+			ts := filepath.Join(dir, "trust-"+tt.storetype+tt.alg+tt.ext)
+			crt := filepath.Join(dir, tt.storetype+tt.alg+".crt")
+			keytool("-genkeypair", "-alias", "server", "-keyalg", tt.alg, "-dname", "CN=keytool "+tt.alg+", O=zkserver tests",
+				"-ext", "SAN=IP:127.0.0.1", "-validity", "2", "-storetype", tt.storetype, "-keystore", ks,
+				"-storepass", "storepw", "-keypass", "storepw")
+			keytool("-exportcert", "-alias", "server", "-keystore", ks, "-storepass", "storepw", "-rfc", "-file", crt)
+			keytool("-importcert", "-noprompt", "-alias", "ca", "-file", crt, "-storetype", tt.storetype,
+				"-keystore", ts, "-storepass", "trustpw")
+			typ, err := StoreType("", ks)
+			if err != nil || typ != tt.typ {
+				t.Fatalf("StoreType = %q, %v", typ, err)
+			}
+			data, _ := os.ReadFile(ks)
+			cert, err := ParseKeyStore(data, typ, "storepw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := subject(cert.Leaf); got != "CN=keytool "+tt.alg+",O=zkserver tests" {
+				t.Errorf("key store leaf %q", got)
+			}
+			tdata, _ := os.ReadFile(ts)
+			certs, err := ParseTrustStore(tdata, typ, "trustpw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(certs) != 1 || !certs[0].Equal(cert.Leaf) {
+				t.Errorf("trust store holds %d certificates, want the key store's", len(certs))
+			}
+			if _, err := ParseKeyStore(data, typ, "wrong"); err == nil {
+				t.Error("a wrong password gave no error")
+			}
+		})
+	}
+}
