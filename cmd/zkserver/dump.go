@@ -105,7 +105,7 @@ func snapshotCommand() *cli.Command {
 				&cli.BoolFlag{Name: "json", Usage: "print a JSON document instead of text"},
 			},
 			Action: snapshotDumpAction,
-		}},
+		}, exportCommand()},
 	}
 }
 
