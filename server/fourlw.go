@@ -330,7 +330,7 @@ func (s *Server) writeConf(b *strings.Builder) {
 	// As in ZooKeeper, dataDirSize measures the txn-log directory and
 	// dataLogSize the snapshot directory.
 	fmt.Fprintf(b, "clientPort=%d\n", port)
-	b.WriteString("secureClientPort=-1\n")
+	fmt.Fprintf(b, "secureClientPort=%d\n", s.secureClientPort())
 	fmt.Fprintf(b, "dataDir=%s\n", javaPath(cfg.DataDir))
 	fmt.Fprintf(b, "dataDirSize=%d\n", dirSize(versionDir(cfg.DataLogDir)))
 	fmt.Fprintf(b, "dataLogDir=%s\n", javaPath(cfg.DataLogDir))

@@ -186,3 +186,12 @@ func (c *conn) startTLS() bool {
 	c.s.log.Info("authenticated", zap.String("scheme", "x509"), zap.String("id", id), zap.String("remote", c.remote))
 	return true
 }
+
+// secureClientPort is the bound secureClientPort, -1 without one (as
+// ZooKeeper's conf prints it).
+func (s *Server) secureClientPort() int {
+	if a, ok := s.SecureAddr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return -1
+}

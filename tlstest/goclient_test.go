@@ -325,3 +325,17 @@ func TestHotReload(t *testing.T) {
 	}
 	waitLogged(t, r, "reloaded TLS stores")
 }
+
+// TestConfReportsSecurePort: conf prints the bound secure port.
+func TestConfReportsSecurePort(t *testing.T) {
+	p := newPKI(t)
+	port := freePortT(t)
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) {
+		c.SecureClientPort = port
+		c.ClientPort = freePortT(t)
+		c.FourLetterWords["conf"] = true
+	}))
+	if got := fourLetter(r.plainAddr(), "conf"); !strings.Contains(got, "secureClientPort="+strconv.Itoa(port)+"\n") {
+		t.Errorf("conf:\n%s", got)
+	}
+}
