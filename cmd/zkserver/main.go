@@ -82,6 +82,7 @@ func startCommand() *cli.Command {
 				return err
 			}
 			defer log.Sync()
+			server.ApplyMemoryLimit(os.Getenv, "/", log) // GOMEMLIMIT from the container's limit unless set
 			if addr := ctx.String("pprof"); addr != "" {
 				go func() {
 					if err := http.ListenAndServe(addr, nil); err != nil {

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"testing"
+
+	"go.uber.org/zap"
+)
+
+func fakeFS(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for p, c := range files {
+		f := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestCgroupMemoryLimit(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string]string
+		want  int64
+		file  string
+	}{
+		{"v2 root", map[string]string{"proc/self/cgroup": "0::/\n", "sys/fs/cgroup/memory.max": "536870912\n"},
+			512 << 20, "sys/fs/cgroup/memory.max"},
+		{"v2 max", map[string]string{"proc/self/cgroup": "0::/\n", "sys/fs/cgroup/memory.max": "max\n"}, 0, ""},
+		{"v2 nested, parent smaller", map[string]string{"proc/self/cgroup": "0::/kubepods/pod1/c1\n",
+			"sys/fs/cgroup/kubepods/pod1/c1/memory.max": "max\n",
+			"sys/fs/cgroup/kubepods/pod1/memory.max":    "1073741824\n",
+			"sys/fs/cgroup/kubepods/memory.max":         "2147483648\n"},
+			1 << 30, "sys/fs/cgroup/kubepods/pod1/memory.max"},
+		{"v2 namespaced (path hidden)", map[string]string{"proc/self/cgroup": "0::/some/where\n",
+			"sys/fs/cgroup/memory.max": "268435456"}, 256 << 20, "sys/fs/cgroup/memory.max"},
+		{"v1", map[string]string{"proc/self/cgroup": "12:pids:/\n4:memory:/docker/abc\n1:cpu,cpuacct:/\n",
+			"sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "805306368\n"},
+			768 << 20, "sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes"},
+		{"v1 unlimited", map[string]string{"proc/self/cgroup": "4:memory:/\n",
+			"sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"}, 0, ""},
+		{"garbage", map[string]string{"proc/self/cgroup": "0::/\n", "sys/fs/cgroup/memory.max": "lots\n"}, 0, ""},
+		{"no cgroup file", map[string]string{}, 0, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := fakeFS(t, c.files)
+			got, file, ok := CgroupMemoryLimit(root)
+			if got != c.want || ok != (c.want > 0) {
+				t.Fatalf("limit %d ok %v; want %d", got, ok, c.want)
+			}
+			if c.file != "" && file != filepath.Join(root, c.file) {
+				t.Fatalf("file %s; want %s", file, c.file)
+			}
+		})
+	}
+}
+
+func TestApplyMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	root := fakeFS(t, map[string]string{"proc/self/cgroup": "0::/\n", "sys/fs/cgroup/memory.max": "1000000000\n"})
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	debug.SetMemoryLimit(math.MaxInt64)
+	if got := ApplyMemoryLimit(getenv, root, zap.NewNop()); got != 900000000 || debug.SetMemoryLimit(-1) != 900000000 {
+		t.Fatalf("set %d, runtime has %d; want 900000000", got, debug.SetMemoryLimit(-1))
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	env["GOMEMLIMIT"] = "2GiB"
+	if got := ApplyMemoryLimit(getenv, root, zap.NewNop()); got != 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		t.Fatalf("GOMEMLIMIT in the environment was overridden (%d)", got)
+	}
+	delete(env, "GOMEMLIMIT")
+	if got := ApplyMemoryLimit(getenv, t.TempDir(), zap.NewNop()); got != 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		t.Fatalf("no cgroup, yet a limit was set (%d)", got)
+	}
+}
