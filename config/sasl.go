@@ -62,7 +62,7 @@ const SASLAuthenticationProvider = "org.apache.zookeeper.server.auth.SASLAuthent
 // providerSchemes maps the authentication provider classes this server
 // implements to their schemes.
 var providerSchemes = map[string]string{
-	SASLAuthenticationProvider:                                     "sasl",
+	SASLAuthenticationProvider:                                      "sasl",
 	"org.apache.zookeeper.server.auth.X509AuthenticationProvider":   "x509",
 	"org.apache.zookeeper.server.auth.DigestAuthenticationProvider": "digest",
 	"org.apache.zookeeper.server.auth.IPAuthenticationProvider":     "ip",

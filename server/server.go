@@ -191,7 +191,14 @@ func (s *Server) Listen() error {
 }
 
 // Addr is the bound client address.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// Addr is the bound client address: the plain port's, else the secure
+// port's when only secureClientPort is configured; nil when neither.
+func (s *Server) Addr() net.Addr {
+	if s.ln != nil {
+		return s.ln.Addr()
+	}
+	return s.SecureAddr()
+}
 
 // Serve runs the server until Close. Listen must have been called.
 func (s *Server) Serve() error {
