@@ -64,8 +64,7 @@ var commands = []*command{
 		return response{data: s.Conf()}
 	}},
 	{names: []string{"connections", "cons"}, serverRequired: true, run: func(_ *Admin, s *server.Server, _ map[string]string) response {
-		// no secure client port yet: secure_connections stays empty
-		return response{data: []server.KV{{Key: "connections", Value: s.Connections(false)}, {Key: "secure_connections", Value: [][]server.KV{}}}}
+		return response{data: []server.KV{{Key: "connections", Value: s.Connections(false)}, {Key: "secure_connections", Value: s.SecureConnections(false)}}}
 	}},
 	{names: []string{"hash"}, serverRequired: true, run: func(_ *Admin, _ *server.Server, _ map[string]string) response {
 		// ZooKeeper lists the digests it kept every 128 txns; we keep no
@@ -169,7 +168,7 @@ var commands = []*command{
 	{names: []string{"stats", "stat"}, serverRequired: true, run: func(_ *Admin, s *server.Server, _ map[string]string) response {
 		r := response{data: srvr(s)}
 		r.put("connections", s.Connections(true))
-		r.put("secure_connections", [][]server.KV{})
+		r.put("secure_connections", s.SecureConnections(true))
 		return r
 	}},
 	{names: []string{"stat_reset", "srst"}, serverRequired: true, run: func(_ *Admin, s *server.Server, _ map[string]string) response {

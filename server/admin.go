@@ -132,11 +132,20 @@ func (s *Server) Conf() []KV {
 
 // Connections is ZooKeeper's getAllConnectionInfo: one object per client
 // connection, brief for stat.
-func (s *Server) Connections(brief bool) [][]KV {
+func (s *Server) Connections(brief bool) [][]KV { return s.connections(brief, false) }
+
+// SecureConnections is Connections for the connections accepted on
+// secureClientPort (ZooKeeper lists them apart, as secure_connections; a
+// TLS client on a unified plain port is listed with the plain ones).
+func (s *Server) SecureConnections(brief bool) [][]KV { return s.connections(brief, true) }
+
+func (s *Server) connections(brief, secure bool) [][]KV {
 	conns := s.connList()
 	out := make([][]KV, 0, len(conns))
 	for _, c := range conns {
-		out = append(out, c.adminInfo(brief))
+		if c.secure.Load() == secure {
+			out = append(out, c.adminInfo(brief))
+		}
 	}
 	return out
 }

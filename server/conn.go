@@ -121,7 +121,8 @@ type conn struct {
 	sid      atomic.Int64
 	timeout  int32
 	created  time.Time
-	readOnly bool // client sent the readOnly byte
+	readOnly bool        // client sent the readOnly byte
+	secure   atomic.Bool // accepted on secureClientPort
 
 	authMu sync.Mutex
 	auth   []wire.Id

@@ -151,6 +151,7 @@ func (c *conn) startTLS() bool {
 	switch nc := c.nc.(type) {
 	case *tls.Conn:
 		tc = nc
+		c.secure.Store(true) // from secureClientPort (ZooKeeper's secure factory)
 	case *tlsconf.SniffConn:
 		isTLS, err := nc.Detect()
 		if err != nil {

@@ -339,3 +339,28 @@ func TestConfReportsSecurePort(t *testing.T) {
 		t.Errorf("conf:\n%s", got)
 	}
 }
+
+// TestSecureConnectionsListedApart: the AdminServer's cons lists clients of
+// secureClientPort as secure_connections, plain ones (and TLS ones on a
+// unified plain port) as connections, as ZooKeeper's two factories do.
+func TestSecureConnectionsListedApart(t *testing.T) {
+	p := newPKI(t)
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) {
+		c.ClientPort = freePortT(t)
+		c.SecureClientPort = freePortT(t)
+	}))
+	connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
+	connect(t, r.plainAddr(), nil)
+	connect(t, r.plainAddr(), nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		plain, secure := len(r.srv.Connections(true)), len(r.srv.SecureConnections(true))
+		if plain == 2 && secure == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connections %d, secure_connections %d; want 2 and 1", plain, secure)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
