@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"hash/adler32"
 	"io"
@@ -17,6 +18,12 @@ import (
 	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/wire"
 )
+
+// ErrDurableTree is returned by Write and WriteStream for a tree on a
+// durable store (Pebble): their fuzzy walk tells nodes apart by identity,
+// which a store that evicts and decodes nodes again does not keep. Write
+// such a tree with WriteFrom or WriteStreamFrom from a consistent view.
+var ErrDurableTree = errors.New("snapshot: a tree on a durable store is written from a consistent view (WriteFrom), not walked live")
 
 // Source is a consistent, read-only view of a whole tree that does not
 // change while it is read (a Pebble snapshot, a stopped tree). Unlike

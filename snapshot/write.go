@@ -226,6 +226,9 @@ type bodyHead struct {
 
 // captureHead copies the session table and the ACL cache of t.
 func captureHead(t *datatree.Tree, mu *sync.RWMutex) (*bodyHead, error) {
+	if _, durable := t.Store().(datatree.Durable); durable {
+		return nil, ErrDurableTree
+	}
 	mu.RLock()
 	if t.Get("/") == nil {
 		mu.RUnlock()

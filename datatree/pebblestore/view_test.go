@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -169,6 +170,12 @@ func TestViewSnapshotMatchesMemory(t *testing.T) {
 	defer v.Close()
 	if v.LastZxid() != mem.LastZxid || v.Digest() != mem.Digest() {
 		t.Fatalf("view at %#x digest %x; memory at %#x digest %x", v.LastZxid(), v.Digest(), mem.LastZxid, mem.Digest())
+	}
+	if _, err := snapshot.Write(t.TempDir(), pt.LastZxid, pt, &sync.RWMutex{}, snapshot.WriteOptions{}); !errors.Is(err, snapshot.ErrDurableTree) {
+		t.Fatalf("Write walked a Pebble tree live: %v", err)
+	}
+	if err := snapshot.WriteStream(&bytes.Buffer{}, pt, &sync.RWMutex{}); !errors.Is(err, snapshot.ErrDurableTree) {
+		t.Fatalf("WriteStream walked a Pebble tree live: %v", err)
 	}
 	want := memSnapshot(t, mem)
 	got := viewSnapshot(t, v)
