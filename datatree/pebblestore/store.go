@@ -36,6 +36,18 @@
 // reports the zxid the log may be purged up to. Commit, Flush, Checkpoint
 // and Close are serialised by the store; a closed store refuses them.
 //
+// # Views
+//
+// View opens a Pebble snapshot of the committed state (call Tree.Sync
+// first, holding the tree, to include everything applied): a consistent
+// tree at the zxid of its meta key, walked in ZooKeeper's snapshot order
+// (depth first, siblings in byte order) from the child index, one
+// iterator per level. It implements snapshot.Source: ZooKeeper-format
+// snapshots and SNAP bodies are streamed from it (snapshot.WriteFrom,
+// WriteStreamFrom), exact and byte-identical to a memory tree's, while the
+// writer goes on. The live tree cannot be walked for that (snapshot.Write
+// refuses it): its nodes are evicted and decoded again.
+//
 // # Concurrency
 //
 // As the tree: many readers (Get, AppendChildNames) or one writer. The
