@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh (make bench): zkserver side by side with Apache ZooKeeper 3.8.0
-# and with zkfake (a fixed-reply server: the ceiling of zkbench + loopback).
+# and with zkfake (a fixed-reply server: the ceiling of zkbench + loopback),
+# and with zkserver-metrics (zkserver with its Prometheus endpoint on and
+# scraped once a second: what metrics cost).
 #
-# All three run on loopback with their data under one temp dir on the disk
+# All of them run on loopback with their data under one temp dir on the disk
 # under test (BENCH_TMPDIR, default /tmp). Each workload × clients × value size
 # runs against each server in turn, BENCH_REPS times (the server order rotates
 # per repetition); the report shows medians. Then, per server on a fresh data
@@ -24,6 +26,9 @@
 #   BENCH_OUT=bench/results  where latest.md and latest.jsonl go
 #   BENCH_KEEP=1        keep the temp dir (logs, data) afterwards
 #   ZKSERVER_PPROF=127.0.0.1:6060  pass --pprof to zkserver (see bench/README.md)
+#   BENCH_METRICS=0     skip zkserver-metrics (the "Metrics cost" section)
+#   BENCH_METRICS_WORKLOADS="create set get"  where zkserver-metrics runs (value size 128 B)
+#   BENCH_METRICS_CLIENTS="16 64"             at these client counts
 #   BENCH_ENSEMBLE=0    skip the 3-node ensemble part (bench/ensemble.sh, its own knobs there)
 #   BENCH_STANDALONE=0  skip the standalone part; the standalone records of the previous
 #                       BENCH_OUT/latest.jsonl are kept in the new report (with their own
@@ -44,6 +49,11 @@ TMPBASE=${BENCH_TMPDIR:-/tmp}
 OUT=${BENCH_OUT:-bench/results}
 STANDALONE=${BENCH_STANDALONE:-1}
 ENSEMBLE=${BENCH_ENSEMBLE:-1}
+METRICS=${BENCH_METRICS:-1}
+METRICS_WORKLOADS=${BENCH_METRICS_WORKLOADS:-create set get}
+METRICS_CLIENTS=${BENCH_METRICS_CLIENTS:-16 64}
+METRICS_SIZE=128
+METRICS_CLASS=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider
 JAR=/usr/share/java/zookeeper.jar
 LOAD_SESSIONS=4
 LOAD_PIPELINE=64
@@ -92,9 +102,36 @@ stop_server() {
 	PID[$name]=""
 }
 
+# The /metrics scraper of zkserver-metrics (a background curl loop, one
+# scrape a second, at most SCRAPE_MAX iterations, stopped after each run and
+# on exit).
+SCRAPE_PID=
+SCRAPE_MAX=600
+if [[ $DURATION =~ ^([0-9]+)s$ ]] && [[ $WARMUP =~ ^([0-9]+)s$ ]]; then
+	SCRAPE_MAX=$((${DURATION%s} + ${WARMUP%s} + 30))
+fi
+scrape_start() {
+	local url=$1 out=$2 max=$SCRAPE_MAX
+	: >"$out"
+	(
+		for ((i = 0; i < max; i++)); do
+			if curl -sf --max-time 2 -o /dev/null "$url"; then echo ok; else echo fail; fi
+			sleep 1
+		done >>"$out"
+	) </dev/null &
+	SCRAPE_PID=$!
+}
+scrape_stop() {
+	[ -n "$SCRAPE_PID" ] || return 0
+	kill "$SCRAPE_PID" 2>/dev/null || true
+	wait "$SCRAPE_PID" 2>/dev/null || true
+	SCRAPE_PID=
+}
+
 ENS_PID=
 cleanup() {
 	local rc=$?
+	scrape_stop
 	if [ -n "$ENS_PID" ]; then # bench/ensemble.sh stops its servers on TERM
 		kill "$ENS_PID" 2>/dev/null || true
 		wait "$ENS_PID" 2>/dev/null || true
@@ -166,6 +203,21 @@ LOG
 		START_NS=$(date +%s%N)
 		"$ZKS_BIN" start --config "$dir/zoo.cfg" "${extra[@]}" >"$dir/server.log" 2>&1 </dev/null &
 		;;
+	zkserver-metrics)
+		# The same binary and zoo.cfg plus ZooKeeper's Prometheus provider
+		# on a port of its own (pprof, if asked for, on the next port).
+		write_cfg "$dir" "$port"
+		PORT[$name-http]=$(freeport $((port + 1)))
+		cat >>"$dir/zoo.cfg" <<CFG
+metricsProvider.className=$METRICS_CLASS
+metricsProvider.httpHost=127.0.0.1
+metricsProvider.httpPort=${PORT[$name-http]}
+CFG
+		local extra=()
+		if [ -n "${ZKSERVER_PPROF:-}" ]; then extra=(--pprof "${ZKSERVER_PPROF%:*}:$((${ZKSERVER_PPROF##*:} + 1))"); fi
+		START_NS=$(date +%s%N)
+		"$ZKS_BIN" start --config "$dir/zoo.cfg" "${extra[@]}" >"$dir/server.log" 2>&1 </dev/null &
+		;;
 	fake)
 		START_NS=$(date +%s%N)
 		"$FAKE_BIN" -addr "127.0.0.1:$port" -data-size 128 >"$dir/server.log" 2>&1 </dev/null &
@@ -183,6 +235,11 @@ wait_ready() {
 		tail -n 30 "$WORK/$name"*/server.log "$WORK/$name"*/stdout.log 2>/dev/null >&2 || true
 		return 1
 	fi
+}
+
+# metrics_run WORKLOAD CLIENTS SIZE: whether zkserver-metrics runs there.
+metrics_run() {
+	[[ " $METRICS_WORKLOADS " == *" $1 "* ]] && [[ " $METRICS_CLIENTS " == *" $2 "* ]] && [ "$3" = "$METRICS_SIZE" ]
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -204,12 +261,17 @@ if [ $HAVE_ZK = 1 ]; then
 	zkver=$(unzip -p "$JAR" META-INF/MANIFEST.MF 2>/dev/null | awk -F': ' '/Implementation-Version/ {print $2}' | tr -d '\r' || true)
 	zkver="Apache ZooKeeper ${zkver:-3.8.0} (Debian package), $(java -version 2>&1 | head -1 | tr -d '"\\'), -Xmx$ZK_HEAP, log4j INFO to a file"
 fi
+metrics_note=
+if [ "$METRICS" = 1 ]; then
+	metrics_note="; zkserver-metrics = zkserver with metricsProvider.className=$METRICS_CLASS, /metrics scraped once a second, in the rotation for $METRICS_WORKLOADS at $METRICS_CLIENTS clients, $METRICS_SIZE B"
+fi
 meta=$(
 	printf '{"kind":"meta","date":"%s","commit":"%s%s","machine":"%s CPUs, %s, %s MiB RAM, kernel %s","disk":"%s (%s)",' \
 		"$(date -u +%FT%TZ)" "$git_rev" "$git_dirty" "$(nproc)" "$cpu" "$(($(awk '/^MemTotal/ {print $2}' /proc/meminfo) / 1024))" "$(uname -r)" "$WORK" "$fs"
-	printf '"zookeeper":"%s","zkserver":"%s, %s","settings":"identical zoo.cfg: tickTime=2000, forceSync=yes, maxClientCnxns=0, dataDir on the disk above","runs":"%s measured after %s warm-up, %s repetitions, median; server order rotates per repetition; fake = zkfake fixed-reply server (no exists-watch)",' \
-		"$zkver" "$("$ZKS_BIN" version 2>/dev/null || echo zkserver)" "$($GO version | cut -d' ' -f3)" "$DURATION" "$WARMUP" "$REPS"
-	printf '"command":"BENCH_QUICK=%s BENCH_DURATION=%s BENCH_REPS=%s make bench"}' "$QUICK" "$DURATION" "$REPS"
+	printf '"zookeeper":"%s","zkserver":"%s, %s","settings":"identical zoo.cfg: tickTime=2000, forceSync=yes, maxClientCnxns=0, dataDir on the disk above","runs":"%s measured after %s warm-up, %s repetitions, median; server order rotates per repetition; fake = zkfake fixed-reply server (no exists-watch)%s",' \
+		"$zkver" "$("$ZKS_BIN" version 2>/dev/null || echo zkserver)" "$($GO version | cut -d' ' -f3)" "$DURATION" "$WARMUP" "$REPS" "$metrics_note"
+	printf '"load_average_at_start":"%s",' "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '"command":"BENCH_QUICK=%s BENCH_DURATION=%s BENCH_REPS=%s BENCH_METRICS=%s make bench"}' "$QUICK" "$DURATION" "$REPS" "$METRICS"
 )
 nruns=0
 failed=0
@@ -229,29 +291,61 @@ log "disk: 4 KiB write + fsync for 3 s in $WORK"
 
 # ---------------------------------------------------------------- workloads
 ALL=("${SERVERS[@]}" fake)
-for s in "${ALL[@]}"; do
+UP=("${ALL[@]}")
+if [ "$METRICS" = 1 ]; then UP+=(zkserver-metrics); fi
+for s in "${UP[@]}"; do
 	start "$s" "$WORK/$s"
 	wait_ready "$s" / 0 >/dev/null
 	log "$s up on 127.0.0.1:${PORT[$s]} (pid ${PID[$s]})"
 done
+if [ "$METRICS" = 1 ]; then
+	METRICS_URL=http://127.0.0.1:${PORT[zkserver-metrics-http]}/metrics
+	# Refuse to compare against an endpoint that does not serve.
+	body=$(curl -sf --max-time 5 "$METRICS_URL" || true)
+	if ! grep -q '^readlatency' <<<"$body"; then
+		log "zkserver-metrics: no ZooKeeper metrics at $METRICS_URL"
+		exit 1
+	fi
+	log "zkserver-metrics: /metrics on $METRICS_URL"
+fi
 
 for wl in $WORKLOADS; do
 	for c in $CLIENTS; do
 		for size in $(sizes_for "$wl"); do
 			for rep in $(seq 1 "$REPS"); do
 				# Rotate the order so no server always runs first.
+				# zkserver-metrics shares zkserver's turn: right after it
+				# in odd repetitions, right before it in even ones, so
+				# both follow the same runs equally often.
 				n=${#ALL[@]}
+				order=()
 				for i in $(seq 0 $((n - 1))); do
 					s=${ALL[$(((i + rep - 1) % n))]}
+					if [ "$s" = zkserver ] && [ "$METRICS" = 1 ] && metrics_run "$wl" "$c" "$size"; then
+						if ((rep % 2)); then order+=(zkserver zkserver-metrics); else order+=(zkserver-metrics zkserver); fi
+					else
+						order+=("$s")
+					fi
+				done
+				for s in "${order[@]}"; do
 					if [ "$s" = fake ] && [ "$wl" = exists-watch ]; then continue; fi
 					# Write back what earlier runs left dirty (snapshots and
 					# logs of either server), so no run pays for another's I/O.
 					sync -f "$WORK" 2>/dev/null || sync
+					if [ "$s" = zkserver-metrics ]; then scrape_start "$METRICS_URL" "$WORK/scrape.log"; fi
 					out=$("$BENCH" -json -addr "127.0.0.1:${PORT[$s]}" -workload "$wl" -clients "$c" \
 						-value-size "$size" -duration "$DURATION" -warmup "$WARMUP" -label "$s" -rep "$rep" 2>"$WORK/zkbench.err") || {
 						failed=$((failed + 1))
 						log "FAILED: $wl clients=$c size=$size on $s: $(tail -n 3 "$WORK/zkbench.err" | head -c 300)"
 					}
+					if [ "$s" = zkserver-metrics ]; then
+						scrape_stop
+						sok=$(grep -c '^ok$' "$WORK/scrape.log" || true)
+						sfail=$(grep -c '^fail$' "$WORK/scrape.log" || true)
+						printf '{"kind":"scrape","server":"%s","workload":"%s","clients":%d,"value_size":%d,"rep":%d,"scrapes":%d,"scrape_failures":%d}\n' \
+							"$s" "$wl" "$c" "$size" "$rep" "$sok" "$sfail" >>"$JSONL"
+						log "$wl c=$c size=$size rep=$rep $s: /metrics scraped $sok times, $sfail failed"
+					fi
 					if [ -n "$out" ]; then
 						echo "$out" >>"$JSONL"
 						ops=$(sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p' <<<"$out")
@@ -264,7 +358,9 @@ for wl in $WORKLOADS; do
 		done
 	done
 done
-for s in "${ALL[@]}"; do stop_server "$s"; done
+for s in "${UP[@]}"; do stop_server "$s"; done
+# The machine is shared: how busy it was across the workload runs.
+printf '{"kind":"meta","load_average_after_workloads":"%s"}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$JSONL"
 
 # ---------------------------------------------------------------- load, memory, restart
 # load_step NAME N START: pipelined creates of N znodes of 100 B; prints the JSON.

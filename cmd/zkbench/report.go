@@ -13,8 +13,10 @@ import (
 
 // record is the union of every JSON line kind in a results file: "meta"
 // (free-form, written by bench/run.sh), "run" (Result), "fsync"
-// (FsyncResult), "ready" (ReadyResult) and "rss" (written by bench/run.sh:
-// server, znodes, rss_kb, phase).
+// (FsyncResult), "ready" (ReadyResult), "rss" (written by bench/run.sh:
+// server, znodes, rss_kb, phase) and "scrape" (written by bench/run.sh: the
+// /metrics scrapes made during one run of zkserver-metrics: server,
+// workload, clients, value_size, rep, scrapes, scrape_failures).
 type record struct {
 	Kind        string  `json:"kind"`
 	Server      string  `json:"server"`
@@ -40,12 +42,18 @@ type record struct {
 	PerSec      float64 `json:"fsyncs_per_sec"`
 	Dir         string  `json:"dir"`
 	FirstError  string  `json:"first_error"`
+	Rep         int     `json:"rep"`
+	Scrapes     int64   `json:"scrapes"`
+	ScrapeFails int64   `json:"scrape_failures"`
 }
 
 const (
 	srvZK   = "zookeeper"
 	srvZKS  = "zkserver"
 	srvFake = "fake"
+	// srvZKSM is zkserver with the Prometheus endpoint on and scraped once
+	// a second (bench/run.sh, BENCH_METRICS).
+	srvZKSM = "zkserver-metrics"
 )
 
 type runKey struct {
@@ -85,7 +93,7 @@ func writeReport(path string, w io.Writer) error {
 	defer f.Close()
 	runs := map[runKey]*agg{}
 	var metas []map[string]any
-	var fsyncs, readies, rss []record
+	var fsyncs, readies, rss, scrapes []record
 	var failovers []FailoverResult
 	var ensembleMetas []map[string]any
 	sc := bufio.NewScanner(f)
@@ -137,6 +145,8 @@ func writeReport(path string, w io.Writer) error {
 			readies = append(readies, r)
 		case "rss":
 			rss = append(rss, r)
+		case "scrape":
+			scrapes = append(scrapes, r)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -222,6 +232,7 @@ func writeReport(path string, w io.Writer) error {
 		}
 		fmt.Fprintln(w)
 	}
+	writeMetricsCost(w, runs, scrapes)
 
 	// Load runs: one row per (n, clients, size) and server.
 	type loadKey struct {
@@ -566,5 +577,162 @@ func writeFailovers(w io.Writer, all []FailoverResult, setup string) {
 			fmt.Fprintf(w, "| %s | %d | %d | %d | %.3f | %.3f | %.3f | %d / %d |\n", s, r.Rep, r.Killed, r.NewLeader, r.Seconds, r.AllSeconds, r.ElectedSeconds, r.WritesPre, r.WritesPost)
 		}
 	}
+	fmt.Fprintln(w)
+}
+
+// spread is the run-to-run noise of one configuration: (max − min) ÷
+// median of its repetitions; ok is false with fewer than two repetitions.
+func spread(xs []float64) (s float64, ok bool) {
+	m := median(xs)
+	if len(xs) < 2 || m == 0 {
+		return 0, false
+	}
+	return (slices.Max(xs) - slices.Min(xs)) / m, true
+}
+
+// noiseVerdict marks a with ÷ without ratio r as inside or outside the
+// noise: inside when it differs from 1 by no more than the larger spread
+// between repetitions of the two servers' rows.
+func noiseVerdict(r float64, xs, ys []float64) string {
+	a, ok1 := spread(xs)
+	b, ok2 := spread(ys)
+	if !ok1 || !ok2 {
+		return ""
+	}
+	n := max(a, b)
+	d := r - 1
+	if d < 0 {
+		d = -d
+	}
+	if d <= n {
+		return fmt.Sprintf(" (inside ±%.0f%%)", 100*n)
+	}
+	return fmt.Sprintf(" (**outside ±%.0f%%**)", 100*n)
+}
+
+// writeMetricsCost renders the section "Metrics cost": zkserver without and
+// with the Prometheus endpoint (scraped once a second), per configuration
+// both ran, and the machine's noise (spread between repetitions of the same
+// server), so a reader sees whether the difference is inside it.
+func writeMetricsCost(w io.Writer, runs map[runKey]*agg, scrapes []record) {
+	type ck struct {
+		workload      string
+		clients, size int
+	}
+	var cfgs []ck
+	for k := range runs {
+		if k.setup != "" || k.server != srvZKSM || k.workload == "load" {
+			continue
+		}
+		if runs[runKey{"", k.workload, k.clients, k.size, srvZKS, 0}] == nil {
+			continue
+		}
+		cfgs = append(cfgs, ck{k.workload, k.clients, k.size})
+	}
+	if len(cfgs) == 0 {
+		return
+	}
+	order := func(wl string) int {
+		if i := slices.Index(workloadOrder, wl); i >= 0 {
+			return i
+		}
+		return len(workloadOrder)
+	}
+	sort.Slice(cfgs, func(i, j int) bool {
+		a, b := cfgs[i], cfgs[j]
+		if order(a.workload) != order(b.workload) {
+			return order(a.workload) < order(b.workload)
+		}
+		if a.workload != b.workload {
+			return a.workload < b.workload
+		}
+		if a.clients != b.clients {
+			return a.clients < b.clients
+		}
+		return a.size < b.size
+	})
+	type sc struct{ ok, failed int64 }
+	scr := map[ck]*sc{}
+	for _, r := range scrapes {
+		if r.Server != srvZKSM || r.Setup != "" {
+			continue
+		}
+		k := ck{r.Workload, r.Clients, r.ValueSize}
+		if scr[k] == nil {
+			scr[k] = &sc{}
+		}
+		scr[k].ok += r.Scrapes
+		scr[k].failed += r.ScrapeFails
+	}
+	get := func(c ck, server string) *agg { return runs[runKey{"", c.workload, c.clients, c.size, server, 0}] }
+	opsOf := func(a *agg) []float64 { return a.ops }
+	p99Of := func(a *agg) []float64 { return a.p99 }
+	spreadCell := func(xs, ys []float64) string {
+		a, ok1 := spread(xs)
+		b, ok2 := spread(ys)
+		if !ok1 || !ok2 {
+			return "—"
+		}
+		return fmt.Sprintf("%.0f%% / %.0f%%", 100*a, 100*b)
+	}
+
+	fmt.Fprintln(w, "## Metrics cost: zkserver without and with Prometheus metrics (medians over repetitions)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "`zkserver-metrics` is the same binary and zoo.cfg plus `metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider` and its own `metricsProvider.httpPort`, with `/metrics` scraped once a second during each of its runs (warm-up included); it takes its turn in the same rotation. Ratios are with ÷ without: ops/s **higher is better**, p99 **lower is better**; 1.00× means no cost.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| workload | clients | size B | without ops/s | with ops/s | ops/s with ÷ without | without p99 ms | with p99 ms | p99 with ÷ without | rep spread ops/s (without / with) | rep spread p99 (without / with) | scrapes ok / failed |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	var opsRatios []float64
+	for _, c := range cfgs {
+		zs, zm := get(c, srvZKS), get(c, srvZKSM)
+		ro, rp := ratio(zm, zs, opsOf), ratio(zm, zs, p99Of)
+		if zs.med(opsOf) > 0 {
+			r := zm.med(opsOf) / zs.med(opsOf)
+			opsRatios = append(opsRatios, r)
+			ro += noiseVerdict(r, zs.ops, zm.ops)
+		}
+		if zs.med(p99Of) > 0 {
+			rp += noiseVerdict(zm.med(p99Of)/zs.med(p99Of), zs.p99, zm.p99)
+		}
+		scrCell := "—"
+		if s := scr[c]; s != nil {
+			scrCell = fmt.Sprintf("%d / %d", s.ok, s.failed)
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.workload, c.clients, c.size,
+			num(zs, opsOf, 1, "%.0f"), num(zm, opsOf, 1, "%.0f"), ro,
+			num(zs, p99Of, 1e-3, "%.2f"), num(zm, p99Of, 1e-3, "%.2f"), rp,
+			spreadCell(zs.ops, zm.ops), spreadCell(zs.p99, zm.p99), scrCell)
+	}
+	fmt.Fprintln(w)
+	if len(opsRatios) > 0 {
+		fmt.Fprintf(w, "Throughput with ÷ without over these %d rows: median %.2f× (%.2f× to %.2f×).\n\n",
+			len(opsRatios), median(opsRatios), slices.Min(opsRatios), slices.Max(opsRatios))
+	}
+
+	// The machine's noise: every standalone configuration either zkserver
+	// kind ran at least twice.
+	var so, sp []float64
+	for k, a := range runs {
+		if k.setup != "" || k.workload == "load" || (k.server != srvZKS && k.server != srvZKSM) {
+			continue
+		}
+		if s, ok := spread(a.ops); ok {
+			so = append(so, s)
+		}
+		if s, ok := spread(a.p99); ok {
+			sp = append(sp, s)
+		}
+	}
+	if len(so) == 0 {
+		fmt.Fprintln(w, "Noise of this machine: not estimated (one repetition per server; run with `BENCH_REPS` ≥ 2 to see whether a difference is inside the noise).")
+		fmt.Fprintln(w)
+		return
+	}
+	fmt.Fprintf(w, "Noise of this machine: between repetitions of the same server and configuration (spread = (max − min) ÷ median, over the %d standalone configurations zkserver or zkserver-metrics ran at least twice), throughput differs by a median of %.0f%% (max %.0f%%)",
+		len(so), 100*median(so), 100*slices.Max(so))
+	if len(sp) > 0 {
+		fmt.Fprintf(w, " and p99 by a median of %.0f%% (max %.0f%%)", 100*median(sp), 100*slices.Max(sp))
+	}
+	fmt.Fprintln(w, ". A ratio is marked inside the noise when it differs from 1.00× by no more than the larger spread of its two rows.")
 	fmt.Fprintln(w)
 }
