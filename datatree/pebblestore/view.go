@@ -124,7 +124,10 @@ func (v *View) Walk(f func(path string, n *datatree.Node) error) error {
 	var key []byte
 	get := func(path string) (*datatree.Node, error) {
 		key = nodeKey(key, path)
-		if !nodes.SeekGE(key) || !bytes.Equal(nodes.Key(), key) {
+		// a leaf's next sibling is usually the next node key: step to
+		// it rather than seek
+		found := nodes.Valid() && nodes.Next() && bytes.Equal(nodes.Key(), key)
+		if !found && (!nodes.SeekGE(key) || !bytes.Equal(nodes.Key(), key)) {
 			if err := nodes.Error(); err != nil {
 				return nil, fmt.Errorf("pebblestore: %w", err)
 			}
