@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 
 	"go.uber.org/zap"
@@ -82,4 +84,41 @@ func TestApplyMemoryLimit(t *testing.T) {
 	if got := ApplyMemoryLimit(getenv, t.TempDir(), zap.NewNop()); got != 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
 		t.Fatalf("no cgroup, yet a limit was set (%d)", got)
 	}
+}
+
+// FuzzCgroupMemoryLimit: any content of /proc/self/cgroup and of the limit
+// files gives a limit that is either absent or a positive figure from one
+// of them, never a panic.
+func FuzzCgroupMemoryLimit(f *testing.F) {
+	f.Add("0::/a/b\n", "max\n", "4:memory:/x\n", "1048576\n")
+	f.Add("0::/\n", "536870912", "", "")
+	f.Add("4:memory:/../..\n0::", "-5", "9:memory,cpu:/\n", "9223372036854771712")
+	f.Fuzz(func(t *testing.T, v2cg, v2max, v1cg, v1lim string) {
+		root := t.TempDir()
+		write := func(p, c string) {
+			full := filepath.Join(root, p)
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("proc/self/cgroup", v2cg+"\n"+v1cg)
+		write("sys/fs/cgroup/memory.max", v2max)
+		write("sys/fs/cgroup/memory/memory.limit_in_bytes", v1lim)
+		limit, file, ok := CgroupMemoryLimit(root)
+		if ok != (limit > 0) || limit >= noLimit {
+			t.Fatalf("limit %d ok %v", limit, ok)
+		}
+		if ok {
+			b, err := os.ReadFile(file)
+			if err != nil || !strings.Contains(string(b), strconv.FormatInt(limit, 10)) {
+				t.Fatalf("limit %d not from %s (%q, %v)", limit, file, b, err)
+			}
+			if rel, err := filepath.Rel(root, file); err != nil || strings.HasPrefix(rel, "..") {
+				t.Fatalf("limit read outside the root: %s", file)
+			}
+		}
+	})
 }
