@@ -26,8 +26,9 @@ import (
 // a later start in pebble mode imports the then current ZooKeeper files
 // instead of opening a store that memory mode left behind. Everything is
 // logged. It does nothing in pebble mode or without a store; a store left
-// in the middle of an import (the ZooKeeper files are then still the
-// truth) is only moved aside.
+// in the middle of an import, or older than the newest ZooKeeper snapshot
+// (memory mode ran since), is only moved aside: the ZooKeeper files are
+// the truth then.
 func PrepareMemoryStart(cfg *config.Config, log *zap.Logger) error {
 	if cfg.Storage() != config.StorageMemory || !HasPebbleStore(cfg.DataDir) {
 		return nil
@@ -51,6 +52,20 @@ func PrepareMemoryStart(cfg *config.Config, log *zap.Logger) error {
 		return err
 	}
 	ps.Close()
+	snapDir, _ := Dirs(cfg)
+	newest, err := snapshot.ValidFiles(snapDir, 1)
+	if err != nil {
+		return err
+	}
+	if len(newest) == 1 && newest[0].Zxid > st.LastZxid {
+		// memory mode ran after the store was last written (and may
+		// have purged the log the store would need): the ZooKeeper
+		// files are newer than the store
+		log.Warn("memory mode: the pebble store is older than the newest ZooKeeper snapshot; moving it aside unused",
+			zap.String("dir", PebbleDir(cfg)), zap.String("storeZxid", hex(st.LastZxid)), zap.String("snapshot", newest[0].Path))
+		_, err := movePebbleAside(cfg, st.LastZxid, log)
+		return err
+	}
 	log.Info("memory mode on a dataDir with a pebble store: writing its tree as a ZooKeeper snapshot first",
 		zap.String("dir", PebbleDir(cfg)), zap.String("storeZxid", hex(st.LastZxid)))
 	tree, replayed, err := recoverPebble(&pcfg, log)

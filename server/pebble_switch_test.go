@@ -141,3 +141,66 @@ func TestPrepareMemoryStartUnfinishedImport(t *testing.T) {
 		t.Fatalf("/kept: %q %v", d, err)
 	}
 }
+
+// TestPrepareMemoryStartStaleStore: a pebble store older than the newest
+// ZooKeeper snapshot (memory mode ran since it was last written) is moved
+// aside unused, and memory mode keeps what it wrote.
+func TestPrepareMemoryStartStaleStore(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.SnapCount = 10
+	cfg.SnapRetainCount = 3
+	cfg.StorageEngine = config.StoragePebble
+	if err := cfg.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ClientPortAddress, cfg.ClientPort = "127.0.0.1", 0
+	create := func(c *zk.Conn, from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := c.Create(fmt.Sprintf("/s%03d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s, c, stop := startDurable(t, cfg)
+	create(c, 0, 10)
+	s.snapWG.Wait()
+	stop()
+	stale := filepath.Join(t.TempDir(), "pebble")
+	if err := os.Rename(PebbleDir(cfg), stale); err != nil { // as if memory mode ran beside it
+		t.Fatal(err)
+	}
+	cfg.StorageEngine = config.StorageMemory
+	s, c, stop = startDurable(t, cfg)
+	for i := 10; i < 100; i += 10 {
+		create(c, i, i+10)
+		s.snapWG.Wait()
+	}
+	s.Purge()
+	stop()
+	if _, err := os.Stat(filepath.Join(logDirOf(cfg), "log.1")); err == nil {
+		t.Fatal("memory mode kept log.1: the stale store would replay correctly")
+	}
+	if err := os.Rename(stale, PebbleDir(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	snapDir, _ := Dirs(cfg)
+	before, _ := snapshot.List(snapDir)
+	if err := PrepareMemoryStart(cfg, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := snapshot.List(snapDir)
+	if HasPebbleStore(cfg.DataDir) || len(after) != len(before) {
+		t.Fatalf("store still there (%v) or snapshots changed (%v -> %v)", HasPebbleStore(cfg.DataDir), before, after)
+	}
+	_, c, stop = startDurable(t, cfg)
+	defer stop()
+	if kids, _, err := c.Children("/"); err != nil || len(kids) != 101 {
+		t.Fatalf("%d children, %v", len(kids), err)
+	}
+}
+
+func logDirOf(cfg *config.Config) string {
+	_, d := Dirs(cfg)
+	return d
+}
