@@ -55,6 +55,9 @@ func ExportSnapshot(cfg *config.Config, outDir string, log *zap.Logger) (ExportR
 			return res, errors.New("export: the output directory is the data directory")
 		}
 	}
+	if cfg.Storage() == config.StoragePebble && !HasPebbleStore(cfg.DataDir) {
+		return res, fmt.Errorf("export: %s holds no pebble store (export it in memory mode)", cfg.DataDir)
+	}
 	tree, _, err := recoverTree(cfg, log)
 	if err != nil {
 		return res, err

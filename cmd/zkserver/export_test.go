@@ -335,6 +335,14 @@ func TestSnapshotExport(t *testing.T) {
 				t.Fatal("a second export into the same directory was accepted")
 			}
 
+			if storage == config.StorageMemory {
+				err := (&cli.App{Writer: &bytes.Buffer{}, ErrWriter: &bytes.Buffer{}, Commands: []*cli.Command{snapshotCommand()}}).
+					Run([]string{"zkserver", "snapshot", "export", "--log-level", "error", "--storage", "pebble", "--data-dir", data, "--out", t.TempDir()})
+				if err == nil || server.HasPebbleStore(data) {
+					t.Fatalf("a pebble-mode export of a memory dataDir: %v (store created: %v)", err, server.HasPebbleStore(data))
+				}
+			}
+
 			// zkserver (memory mode) on the export serves the same tree
 			zcfg := testConfig(t, out, config.StorageMemory)
 			zs, zstop := runServer(t, zcfg)
