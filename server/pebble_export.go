@@ -21,6 +21,9 @@ func HasPebbleStore(dataDir string) bool {
 	return err == nil && len(ents) > 0
 }
 
+// exportCacheBytes bounds the Pebble block cache of an export.
+const exportCacheBytes = 32 << 20
+
 // ExportResult describes a snapshot written by ExportSnapshot.
 type ExportResult struct {
 	Path    string
@@ -57,6 +60,12 @@ func ExportSnapshot(cfg *config.Config, outDir string, log *zap.Logger) (ExportR
 	}
 	if cfg.Storage() == config.StoragePebble && !HasPebbleStore(cfg.DataDir) {
 		return res, fmt.Errorf("export: %s holds no pebble store (export it in memory mode)", cfg.DataDir)
+	}
+	if cfg.Storage() == config.StoragePebble && cfg.PebbleCacheBytes() > exportCacheBytes {
+		// one pass over the store: a large block cache only adds RSS
+		c := *cfg
+		c.PebbleCacheSizeMB = exportCacheBytes >> 20
+		cfg = &c
 	}
 	tree, _, err := recoverTree(cfg, log)
 	if err != nil {

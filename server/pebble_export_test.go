@@ -18,7 +18,8 @@ import (
 )
 
 // TestExportLargeTree (ZKSERVER_EXPORT_NODES=N, e.g. 100000;
-// ZKSERVER_EXPORT_STORAGE=memory for a memory-mode dataDir) fills a
+// ZKSERVER_EXPORT_STORAGE=memory for a memory-mode dataDir,
+// ZKSERVER_EXPORT_DIR=D to build it in D and keep it) fills a
 // pebble-mode dataDir with N znodes of 100 bytes, exports it and reports
 // the time and size; the export must load as a tree of N+4 nodes with the
 // store's digest. Not run by default (it is a measurement).
@@ -29,6 +30,9 @@ func TestExportLargeTree(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	if d := os.Getenv("ZKSERVER_EXPORT_DIR"); d != "" {
+		cfg.DataDir = d // kept, for measuring the CLI on it
+	}
 	cfg.StorageEngine = config.StoragePebble
 	if os.Getenv("ZKSERVER_EXPORT_STORAGE") == config.StorageMemory {
 		cfg.StorageEngine = config.StorageMemory
