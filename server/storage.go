@@ -49,6 +49,11 @@ func recoverTree(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, erro
 	if cfg.Storage() == config.StoragePebble {
 		return recoverPebble(cfg, log)
 	}
+	// a dataDir last run in pebble mode: its tree goes back into version-2
+	// first (its log may be purged past the old snapshots)
+	if err := PrepareMemoryStart(cfg, log); err != nil {
+		return nil, 0, err
+	}
 	// what loading allocates stays live: collecting meanwhile is wasted work
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	snapDir, logDir := Dirs(cfg)
