@@ -102,7 +102,7 @@ func (s *Server) ServerStats() []KV {
 		{"log_dir_size", logSize},
 		{"last_processed_zxid", s.lastZxid.Load()},
 		{"num_alive_client_connections", int64(s.numConns())},
-		{"auth_failed_count", int64(0)},
+		{"auth_failed_count", s.stats.authFailed.Load()},
 		{"non_mtlsremote_conn_count", int64(0)},
 		{"non_mtlslocal_conn_count", int64(0)},
 		{"uptime", uptime},

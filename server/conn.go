@@ -666,6 +666,7 @@ func (c *conn) handleAuth(r *request) bool {
 	}
 	if !ok {
 		s.log.Info("auth failed", zap.String("remote", c.remote), zap.String("scheme", ap.Scheme))
+		s.stats.authFailed.Add(1)
 		c.send(frame(&wire.ReplyHeader{Xid: r.xid, Err: wire.ErrAuthFailed}, nil))
 		c.finish()
 		return false

@@ -667,7 +667,7 @@ func (s *Server) monitorValues() []KV {
 		{"max_client_response_size", int64(-1)},
 		{"min_client_response_size", int64(-1)},
 		{"outstanding_tls_handshake", int64(0)},
-		{"auth_failed_count", int64(0)},
+		{"auth_failed_count", s.stats.authFailed.Load()},
 		{"non_mtls_remote_conn_count", int64(0)},
 		{"non_mtls_local_conn_count", int64(0)},
 	}

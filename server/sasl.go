@@ -79,6 +79,7 @@ func (c *conn) handleSASL(r *request) bool {
 	switch {
 	case err != nil:
 		s.log.Warn("client failed to SASL authenticate", zap.String("remote", c.remote), zap.Error(err))
+		s.stats.authFailed.Add(1)
 		if !s.cfg.SASL.AllowFailedClients || s.saslRequired() {
 			code := wire.ErrAuthFailed
 			if s.saslRequired() {

@@ -256,6 +256,10 @@ func TestSASLBadTokens(t *testing.T) {
 	if h, ch := c.saslCall([]byte("\x60\x82 GSSAPI")); h.Err != wire.ErrOK || !bytes.HasPrefix(ch, []byte("realm=")) {
 		t.Errorf("initial response: %+v %q", h, ch)
 	}
+	// mntr's zk_auth_failed_count counts the refused logins, as ZooKeeper's
+	if got := s.stats.authFailed.Load(); got != 6 {
+		t.Errorf("auth_failed_count %d after 6 refused logins", got)
+	}
 }
 
 func TestSASLAllowFailedClients(t *testing.T) {

@@ -107,6 +107,7 @@ type stats struct {
 	latMin, latMax   atomic.Int64
 	latSum, latCount atomic.Int64
 	digestMismatches atomic.Int64
+	authFailed       atomic.Int64 // auth packets and SASL logins refused (auth_failed_count)
 }
 
 func (s *stats) reset() {
