@@ -114,8 +114,11 @@ func recoverPebble(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, er
 // the dataDir stays one ZooKeeper can read).
 func importIntoPebble(ps *pebblestore.Store, snapDir, logDir string, log *zap.Logger) (*datatree.Tree, error) {
 	start := time.Now()
-	mem, zxid, path, err := snapshot.LoadLatest(snapDir, log)
-	if errors.Is(err, snapshot.ErrNoSnapshot) {
+	cands, err := snapshot.ValidFiles(snapDir, 100)
+	if err != nil {
+		return nil, err
+	}
+	if len(cands) == 0 {
 		segs, serr := txnlog.Segments(logDir)
 		if serr != nil {
 			return nil, serr
@@ -130,44 +133,30 @@ func importIntoPebble(ps *pebblestore.Store, snapDir, logDir string, log *zap.Lo
 		tree := datatree.NewOn(ps)
 		return tree, tree.Sync()
 	}
-	if err != nil {
-		return nil, err
-	}
-	log.Info("importing snapshot into pebble", zap.String("file", path), zap.String("zxid", hex(zxid)), zap.Int("nodes", mem.NodeCount()))
-	tree := datatree.NewEmptyOn(ps)
-	mem.ACLs.Each(func(id int64, acl []wire.ACL) { tree.ACLs.Put(id, acl) })
-	for id, to := range mem.Sessions() {
-		tree.SetSession(id, to)
-	}
-	done, last := 0, time.Now()
-	err = mem.Walk(func(p string, n *datatree.Node) error {
-		if p == "/" {
-			p = ""
+	// the newest snapshot that reads back whole (checked first without
+	// building a tree, so memory stays bounded), then streamed node by
+	// node into the store: the tree is never in memory as a whole
+	var errs []error
+	for _, c := range cands {
+		if _, err := snapshot.Verify(c.Path, log); err != nil {
+			log.Warn("unusable snapshot, trying an older one", zap.String("file", c.Path), zap.Error(err))
+			errs = append(errs, err)
+			continue
 		}
-		c := &datatree.Node{Data: n.Data, ACL: n.ACL, Czxid: n.Czxid, Mzxid: n.Mzxid, Pzxid: n.Pzxid,
-			Ctime: n.Ctime, Mtime: n.Mtime, Version: n.Version, Cversion: n.Cversion, Aversion: n.Aversion,
-			EphemeralOwner: n.EphemeralOwner}
-		if err := tree.AddLoaded(p, c); err != nil {
-			return err
+		log.Info("importing snapshot into pebble", zap.String("file", c.Path), zap.String("zxid", hex(c.Zxid)))
+		tree := datatree.NewEmptyOn(ps)
+		s, err := snapshot.ReadInto(c.Path, tree, log)
+		if err != nil {
+			return nil, fmt.Errorf("import into pebble: %w", err)
 		}
-		if done++; done%100000 == 0 && time.Since(last) > time.Second {
-			last = time.Now()
-			log.Info("importing into pebble", zap.Int("nodes", done), zap.Int("of", mem.NodeCount()), zap.Duration("elapsed", time.Since(start)))
+		if _, err := ps.Flush(); err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("import into pebble: %w", err)
+		log.Info("imported snapshot into pebble", zap.Int("nodes", s.Nodes), zap.String("zxid", hex(s.Zxid)),
+			zap.Duration("took", time.Since(start)))
+		return tree, nil
 	}
-	tree.LastZxid = zxid
-	if err := tree.FinishLoad(); err != nil {
-		return nil, fmt.Errorf("import into pebble: %w", err)
-	}
-	if _, err := ps.Flush(); err != nil {
-		return nil, err
-	}
-	log.Info("imported snapshot into pebble", zap.Int("nodes", done), zap.String("zxid", hex(zxid)), zap.Duration("took", time.Since(start)))
-	return tree, nil
+	return nil, fmt.Errorf("snapshot: no valid snapshot in %s: %w", snapDir, errors.Join(errs...))
 }
 
 // pebbleStore is the Pebble store of a server in pebble mode, else nil.

@@ -63,6 +63,25 @@ func Load(path string) (*datatree.Tree, int64, error) {
 // digest section and its seal (and the 3.9 trailing zxid and its seal).
 // Errors name the file and the byte offset (of the uncompressed stream).
 func Read(path string, log *zap.Logger) (*Snapshot, error) {
+	return readFile(path, log, nil, false)
+}
+
+// ReadInto is Read filling t, a tree made empty for loading
+// (datatree.NewEmptyOn a store), instead of a new in-memory tree: a
+// store-backed tree then never holds the whole snapshot in memory. On
+// failure t holds part of the snapshot.
+func ReadInto(path string, t *datatree.Tree, log *zap.Logger) (*Snapshot, error) {
+	return readFile(path, log, t, false)
+}
+
+// Verify reads the snapshot at path and checks it as Read does (format,
+// seals, digest section) without building a tree: memory stays bounded
+// whatever its size. The result's Tree is nil.
+func Verify(path string, log *zap.Logger) (*Snapshot, error) {
+	return readFile(path, log, nil, true)
+}
+
+func readFile(path string, log *zap.Logger, into *datatree.Tree, verify bool) (*Snapshot, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -96,13 +115,19 @@ func Read(path string, log *zap.Logger) (*Snapshot, error) {
 		size = st.Size()
 		r = f
 	}
-	s, err := decode(r, size, path, log)
+	if into != nil {
+		// before FinishLoad: a store-backed tree records it with the load
+		into.LastZxid = zxid
+	}
+	s, err := decode(r, size, path, log, into, verify)
 	if err != nil {
 		return nil, err
 	}
 	s.Zxid = zxid
 	s.Path = path
-	s.Tree.LastZxid = zxid
+	if s.Tree != nil {
+		s.Tree.LastZxid = zxid
+	}
 	return s, nil
 }
 
@@ -135,6 +160,10 @@ type reader struct {
 	file string
 	err  error
 	tmp  [8]byte
+	// into is the tree body fills (nil: a new in-memory tree); verify
+	// parses and checks without building any tree
+	into   *datatree.Tree
+	verify bool
 }
 
 func (r *reader) fail(off int64, msg string, err error) {
@@ -259,9 +288,9 @@ const progressEvery = 1 << 20
 
 // decode parses a whole uncompressed snapshot stream. size is its length
 // when known, else -1.
-func decode(src io.Reader, size int64, file string, log *zap.Logger) (*Snapshot, error) {
+func decode(src io.Reader, size int64, file string, log *zap.Logger, into *datatree.Tree, verify bool) (*Snapshot, error) {
 	br := bufio.NewReaderSize(src, 1<<16)
-	r := &reader{in: br, br: br, sum: adler32.New(), size: size, file: file}
+	r := &reader{in: br, br: br, sum: adler32.New(), size: size, file: file, into: into, verify: verify}
 	start := time.Now()
 	magic := r.int("magic")
 	if r.err == nil && magic != Magic {
@@ -309,6 +338,9 @@ func decode(src io.Reader, size int64, file string, log *zap.Logger) (*Snapshot,
 	if r.err != nil {
 		return nil, r.err
 	}
+	if t == nil {
+		return s, nil // verified only
+	}
 	if err := t.FinishLoad(); err != nil {
 		return nil, &errAt{file: file, off: r.off, msg: "after loading", err: err}
 	}
@@ -325,7 +357,10 @@ func decode(src io.Reader, size int64, file string, log *zap.Logger) (*Snapshot,
 // set. Progress of large bodies goes to log.
 func (r *reader) body(log *zap.Logger, start time.Time) (*datatree.Tree, int) {
 	file := r.file
-	t := datatree.NewEmpty()
+	t := r.into
+	if t == nil && !r.verify {
+		t = datatree.NewEmpty()
+	}
 	off := r.off
 	nsess := r.int("session count")
 	if r.err == nil && nsess < 0 {
@@ -334,7 +369,7 @@ func (r *reader) body(log *zap.Logger, start time.Time) (*datatree.Tree, int) {
 	for i := int32(0); i < nsess && r.err == nil; i++ {
 		id := r.long("session id")
 		to := r.int("session timeout")
-		if r.err == nil {
+		if r.err == nil && t != nil {
 			t.SetSession(id, to)
 		}
 	}
@@ -368,7 +403,7 @@ func (r *reader) body(log *zap.Logger, start time.Time) (*datatree.Tree, int) {
 			aid, _ := r.str("ACL id")
 			acl = append(acl, wire.ACL{Perms: perms, Id: wire.Id{Scheme: scheme, ID: aid}})
 		}
-		if r.err == nil {
+		if r.err == nil && t != nil {
 			t.ACLs.Put(id, acl)
 		}
 	}
@@ -403,9 +438,11 @@ func (r *reader) body(log *zap.Logger, start time.Time) (*datatree.Tree, int) {
 		if r.err != nil {
 			break
 		}
-		if err := t.AddLoaded(path, n); err != nil {
-			r.fail(off, "node", err)
-			break
+		if t != nil {
+			if err := t.AddLoaded(path, n); err != nil {
+				r.fail(off, "node", err)
+				break
+			}
 		}
 		nodes++
 		if nodes%4096 == 0 {

@@ -580,7 +580,7 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		s, err := decode(bytes.NewReader(data), int64(len(data)), "fuzz", zap.NewNop())
+		s, err := decode(bytes.NewReader(data), int64(len(data)), "fuzz", zap.NewNop(), nil, false)
 		runtime.ReadMemStats(&after)
 		if err == nil && s.Tree.Get("/") == nil {
 			t.Fatal("loaded a tree without root")
@@ -609,7 +609,7 @@ func TestHugeLengthsDoNotAllocate(t *testing.T) {
 	for _, blob := range [][]byte{blob1, blob2} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err := decode(bytes.NewReader(blob), -1, "x", zap.NewNop()) // size unknown, as for gzip
+		_, err := decode(bytes.NewReader(blob), -1, "x", zap.NewNop(), nil, false) // size unknown, as for gzip
 		runtime.ReadMemStats(&after)
 		if err == nil {
 			t.Fatal("accepted")
@@ -617,5 +617,36 @@ func TestHugeLengthsDoNotAllocate(t *testing.T) {
 		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
 			t.Fatalf("allocated %d bytes", alloc)
 		}
+	}
+}
+
+func TestVerifyAndReadInto(t *testing.T) {
+	dir := t.TempDir()
+	b := buildSample(t)
+	path := writeTree(t, dir, b.t, WriteOptions{})
+	// Verify checks everything Read does, without a tree
+	s, err := Verify(path, nil)
+	if err != nil || s.Tree != nil || s.Zxid != b.zxid {
+		t.Fatalf("Verify: %v tree=%v zxid %#x", err, s != nil && s.Tree != nil, s.Zxid)
+	}
+	// ReadInto fills the tree it is given: the same tree as Read builds
+	into := datatree.NewEmpty()
+	s, err = ReadInto(path, into, nil)
+	if err != nil || s.Tree != into {
+		t.Fatalf("ReadInto: %v", err)
+	}
+	want, _, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if into.Digest() != want.Digest() || into.NodeCount() != want.NodeCount() || into.LastZxid != want.LastZxid {
+		t.Fatalf("ReadInto tree differs: digest %x/%x nodes %d/%d", into.Digest(), want.Digest(), into.NodeCount(), want.NodeCount())
+	}
+	// a flipped byte fails Verify, with the file and offset
+	raw, _ := os.ReadFile(path)
+	raw[len(raw)-33-19] ^= 0x01
+	os.WriteFile(path, raw, 0o644)
+	if _, err := Verify(path, nil); err == nil || !strings.Contains(err.Error(), "seal 1") {
+		t.Fatalf("Verify of a corrupt file: %v", err)
 	}
 }
