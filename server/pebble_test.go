@@ -9,8 +9,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkserver/zkserver/config"
-	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/datatree/pebblestore"
+	"github.com/zkserver/zkserver/snapshot"
 )
 
 func startDurable(t *testing.T, cfg *config.Config) (*Server, *zk.Conn, func()) {
