@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -90,14 +91,34 @@ const (
 	syncLimit = 4
 )
 
+// freePort hands out a port that is free now, from 20000-31999: outside
+// the kernel's ephemeral range (32768-60999 here), so neither an outgoing
+// connection's source port nor a proxy's ":0" listener can take it between
+// this check and the node binding it; never the same port twice per run.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	portMu.Lock()
+	defer portMu.Unlock()
+	for i := 0; i < 2000; i++ {
+		p := 20000 + portRng.IntN(12000)
+		if handedOut[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		handedOut[p] = true
+		return p, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free port in 20000-31999")
 }
+
+var (
+	portMu    sync.Mutex
+	handedOut = map[int]bool{}
+	portRng   = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+)
 
 // node is one ensemble member's process history: its ports and data
 // directory stay fixed across restarts, every start gets its own log file.
