@@ -534,6 +534,13 @@ func TestSASLJavaClient(t *testing.T) {
 		got[i] = run(s.addr, "/java", "login", "Client") + run(s.addr, "/java", "anon", "") + run(s.addr, "/java", "fail", "BadClient")
 	}
 	t.Logf("ZooKeeper:\n%s", got[1])
+	// A refused login ends in AUTHFAILED and the server closing the
+	// connection (both servers: the raw-exchange test compares those bytes);
+	// kazoo reports whichever of the two it handles first, so its error class
+	// races with the close on either server.
+	for i := range got {
+		got[i] = strings.ReplaceAll(got[i], "create: ConnectionClosedError", "create: AuthFailedError")
+	}
 	if got[0] != got[1] {
 		t.Errorf("zkserver:\n%s\nZooKeeper:\n%s", got[0], got[1])
 	}
@@ -576,6 +583,13 @@ func TestSASLKazoo(t *testing.T) {
 		got[i] = run(s.addr, "/kazoo", "bob", "bobsecret") + run(s.addr, "/kazoo2", "bob", "wrong")
 	}
 	t.Logf("ZooKeeper:\n%s", got[1])
+	// A refused login ends in AUTHFAILED and the server closing the
+	// connection (both servers: the raw-exchange test compares those bytes);
+	// kazoo reports whichever of the two it handles first, so its error class
+	// races with the close on either server.
+	for i := range got {
+		got[i] = strings.ReplaceAll(got[i], "create: ConnectionClosedError", "create: AuthFailedError")
+	}
 	if got[0] != got[1] {
 		t.Errorf("zkserver:\n%s\nZooKeeper:\n%s", got[0], got[1])
 	}
