@@ -109,7 +109,7 @@ func start(t *testing.T, kind, work, jaas, bin string, extra ...string) *server 
 	cfg := filepath.Join(dir, "zoo.cfg")
 	lines := append([]string{
 		"tickTime=2000", "dataDir=" + filepath.Join(dir, "data"), fmt.Sprintf("clientPort=%d", port),
-		"clientPortAddress=127.0.0.1", "admin.enableServer=false", "4lw.commands.whitelist=ruok",
+		"clientPortAddress=127.0.0.1", "admin.enableServer=false", "4lw.commands.whitelist=ruok,srvr",
 		"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
 	}, extra...)
 	if err := os.WriteFile(cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
@@ -157,12 +157,14 @@ func start(t *testing.T, kind, work, jaas, bin string, extra ...string) *server 
 			t.Fatalf("%s exited at start", kind)
 		default:
 		}
+		// srvr, not ruok: ZooKeeper answers imok before its request
+		// pipeline serves, and closes sessions until then
 		if nc, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
-			nc.Write([]byte("ruok"))
+			nc.Write([]byte("srvr"))
 			nc.SetReadDeadline(time.Now().Add(2 * time.Second))
 			b, _ := io.ReadAll(nc)
 			nc.Close()
-			if string(b) == "imok" {
+			if strings.Contains(string(b), "Mode: ") {
 				return s
 			}
 		}
