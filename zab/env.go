@@ -58,6 +58,28 @@ func (e *Env) openLog() (*txnlog.Log, error) {
 	})
 }
 
+// appendLog logs entries with group commit (done gets the last zxid, or
+// the error, once their fsync is over) and applies the randomized snapshot
+// rule: true means a snapshot is due and the log has been rolled for it.
+func (e *Env) appendLog(tl *txnlog.Log, entries []Entry, done func(last int64, err error)) bool {
+	le := make([]txnlog.Entry, len(entries))
+	for i, en := range entries {
+		le[i] = txnlog.Entry{Zxid: en.Zxid, Data: en.Data}
+	}
+	last := entries[len(entries)-1].Zxid
+	tl.Commit(le, func(err error) { done(last, err) })
+	snap := false
+	for range entries {
+		if e.Rule.Next(tl.CurrentSize()) {
+			snap = true
+		}
+	}
+	if snap {
+		tl.Roll()
+	}
+	return snap
+}
+
 func (e *Env) persistEpoch(a PersistEpoch) error {
 	if err := WriteEpoch(e.SnapDir, a.Name, a.Epoch); err != nil {
 		return fmt.Errorf("writing %s: %w", a.Name, err)

@@ -386,29 +386,15 @@ func (r *leaderRun) exec(acts []Action) error {
 // append logs entries with group commit; the fsync comes back as an
 // event, and the snapshot rule may start a snapshot.
 func (r *leaderRun) append(entries []Entry) {
-	le := make([]txnlog.Entry, len(entries))
-	for i, e := range entries {
-		le[i] = txnlog.Entry{Zxid: e.Zxid, Data: e.Data}
-	}
-	last := entries[len(entries)-1].Zxid
-	r.tl.Commit(le, func(err error) {
+	snap := r.env.appendLog(r.tl, entries, func(last int64, err error) {
 		if err != nil {
 			r.post(lEvent{kind: evLogFailed})
 			return
 		}
 		r.post(lEvent{kind: evDurable, zxid: last})
 	})
-	snap := false
-	for range entries {
-		if r.env.Rule.Next(r.tl.CurrentSize()) {
-			snap = true
-		}
-	}
-	if snap {
-		r.tl.Roll()
-		if r.srv != nil {
-			r.srv.TakeSnapshot()
-		}
+	if snap && r.srv != nil {
+		r.srv.TakeSnapshot()
 	}
 }
 

@@ -282,10 +282,10 @@ func (r *learnerRun) exec(acts []Action) error {
 			}
 			r.pc.push(a.Pkt)
 		case Append:
-			r.append(a.Entries, nil)
+			r.append(a.Entries)
 		case AppendSync:
 			if len(a.Entries) > 0 {
-				r.append(a.Entries, nil)
+				r.append(a.Entries)
 			}
 			if err := r.tl.Sync(); err != nil {
 				return fmt.Errorf("%w: txn log: %v", ErrRoleEnded, err)
@@ -346,37 +346,22 @@ func (r *learnerRun) exec(acts []Action) error {
 	return nil
 }
 
-func (r *learnerRun) append(entries []Entry, errc chan error) {
-	le := make([]txnlog.Entry, len(entries))
-	for i, e := range entries {
-		le[i] = txnlog.Entry{Zxid: e.Zxid, Data: e.Data}
-	}
-	last := entries[len(entries)-1].Zxid
-	r.tl.Commit(le, func(err error) {
-		if errc != nil {
-			errc <- err
-			return
-		}
+func (r *learnerRun) append(entries []Entry) {
+	snap := r.env.appendLog(r.tl, entries, func(last int64, err error) {
 		if err != nil {
 			r.post(fEvent{kind: feLogFailed})
 			return
 		}
 		r.post(fEvent{kind: feDurable, zxid: last})
 	})
-	snap := false
-	for range entries {
-		if r.env.Rule.Next(r.tl.CurrentSize()) {
-			snap = true
-		}
+	if !snap {
+		return
 	}
-	if snap {
-		r.tl.Roll()
-		r.srvMu.Lock()
-		srv := r.srv
-		r.srvMu.Unlock()
-		if srv != nil {
-			srv.TakeSnapshot()
-		}
+	r.srvMu.Lock()
+	srv := r.srv
+	r.srvMu.Unlock()
+	if srv != nil {
+		srv.TakeSnapshot()
 	}
 }
 
