@@ -160,6 +160,11 @@ func (n *node) writeConfig() {
 		"admin.enableServer=false",
 		"maxSessionTimeout=20000",
 	}
+	// ZKSERVER_STORAGE=pebble runs every node in pebble mode (make
+	// ensemble-pebble)
+	if st := os.Getenv("ZKSERVER_STORAGE"); st != "" {
+		conf = append(conf, "storageEngine="+st, "pebbleCacheSizeMB=16")
+	}
 	for _, p := range n.c.nodes {
 		q, e := p.quorum, p.election
 		if p != n && n.c.proxied {

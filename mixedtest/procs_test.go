@@ -196,6 +196,11 @@ func (c *cluster) writeConfig(m *member) {
 		"maxClientCnxns=100",
 	}
 	lines = append(lines, c.extraCfg...)
+	// ZKSERVER_STORAGE=pebble runs the zkserver members in pebble mode
+	// (make mixed-pebble); ZooKeeper's members are unchanged
+	if st := os.Getenv("ZKSERVER_STORAGE"); st != "" && m.kind == Go {
+		lines = append(lines, "storageEngine="+st, "pebbleCacheSizeMB=16")
+	}
 	for _, sid := range c.sids {
 		o := c.members[sid]
 		lines = append(lines, fmt.Sprintf("server.%d=127.0.0.1:%d:%d", sid, o.quorum, o.election))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -128,6 +129,7 @@ func TestFollowerSyncSNAP(t *testing.T) {
 	c.writeSome("/big", 300, 2, 3) // ~600 txns
 	c.rejoin(leader, "SNAP")
 	c.checkSameTree(1, 2, 3)
+	c.expectPebbleLog(1, "pebble store replaced by the tree from the leader")
 	// it goes on following: new writes through it, then a DIFF rejoin
 	// from the snapshot it took
 	c.writeSome("/c", 20, 1, 2, 3)
@@ -160,6 +162,7 @@ func TestFollowerSyncTRUNC(t *testing.T) {
 	appendGhosts(t, logDir, last, 3)
 	c.rejoin(leader, "TRUNC")
 	tree := c.checkSameTree(1, 2, 3)
+	c.expectPebbleLog(1, "pebble store rebuilt from a checkpoint for a truncation")
 	for p := range tree {
 		if strings.HasPrefix(p, "/ghost") {
 			t.Errorf("uncommitted node %s survived the TRUNC", p)
@@ -360,6 +363,7 @@ func TestZKFollowerSyncsFromGo(t *testing.T) {
 	c.writeSome("/big", 300, 2, 3)
 	c.rejoinZK(1, 3, "SNAP")
 	c.checkSameTree(1, 2, 3)
+	c.expectPebbleLog(3, "pebble view opened for a SNAP")
 
 	// TRUNC
 	last := c.waitQuiet(1, 2, 3)
@@ -381,4 +385,16 @@ func TestZKFollowerSyncsFromGo(t *testing.T) {
 	c.waitQuiet(1, 2, 3)
 	c.checkLogsAgree(3, 2)
 	c.checkLogs()
+}
+
+// expectPebbleLog checks, when the zkserver members run in pebble mode
+// (ZKSERVER_STORAGE=pebble), that sid's log shows the pebble path ran.
+func (c *cluster) expectPebbleLog(sid int, msg string) {
+	c.t.Helper()
+	if os.Getenv("ZKSERVER_STORAGE") != "pebble" {
+		return
+	}
+	if !strings.Contains(c.log(sid), msg) {
+		c.t.Errorf("%s: pebble mode, but its log lacks %q", c.members[sid].name(), msg)
+	}
 }

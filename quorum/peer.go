@@ -106,6 +106,12 @@ func (p *Peer) newServer(tree *datatree.Tree, commit server.CommitPath, next int
 // Run elects and runs roles until ctx is done.
 func (p *Peer) Run(ctx context.Context) error {
 	defer p.el.Close()
+	defer func() {
+		// pebble mode: what was applied is made durable, the store closed
+		if err := p.env.Close(); err != nil {
+			p.log.Error("closing the tree's store (the txn log has everything)", zap.Error(err))
+		}
+	}()
 	for ctx.Err() == nil {
 		env := p.env
 		start := time.Now()

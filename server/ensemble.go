@@ -232,6 +232,10 @@ func (s *Server) TakeTouched() map[int64]int32 {
 // WriteSnapStream writes the tree as a SNAP sync stream (fuzzy, like a
 // snapshot) and returns the zxid it was started at.
 func (s *Server) WriteSnapStream(w io.Writer) (int64, error) {
+	if s.pebbleStore() != nil {
+		// exact, from a consistent Pebble view (see WritePebbleSnapStream)
+		return s.WritePebbleSnapStream(w)
+	}
 	zxid := s.lastZxid.Load()
 	return zxid, snapshot.WriteStream(w, s.tree, &s.treeMu)
 }

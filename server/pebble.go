@@ -50,6 +50,9 @@ func recoverPebble(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, er
 			return nil, 0, err
 		}
 	}
+	if err := settlePebbleDirs(cfg, log); err != nil {
+		return nil, 0, err
+	}
 	start := time.Now()
 	ps, err := openPebble(cfg, log)
 	if err != nil {
@@ -78,6 +81,11 @@ func recoverPebble(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, er
 	var tree *datatree.Tree
 	if st.Count == 0 {
 		tree, err = importIntoPebble(ps, snapDir, logDir, log)
+		if err == nil {
+			// the first checkpoint: a truncation (TRUNC from a leader)
+			// can always rebuild the store from one at or before it
+			_, err = checkpointPebble(cfg, ps, log)
+		}
 	} else {
 		tree, err = datatree.Open(ps)
 		if err == nil {
@@ -179,7 +187,6 @@ func (s *Server) takePebbleSnapshot(ps *pebblestore.Store) {
 	go func() {
 		defer s.snapWG.Done()
 		defer s.snapping.Store(false)
-		start := time.Now()
 		s.treeMu.Lock()
 		err := s.tree.Sync()
 		s.treeMu.Unlock()
@@ -187,26 +194,9 @@ func (s *Server) takePebbleSnapshot(ps *pebblestore.Store) {
 			s.log.Error("pebble snapshot: commit failed", zap.Error(err))
 			return
 		}
-		dir := PebbleCheckpointDir(s.cfg)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if _, err := checkpointPebble(s.cfg, ps, s.log); err != nil {
 			s.log.Error("pebble snapshot failed", zap.Error(err))
-			return
 		}
-		tmp := filepath.Join(dir, fmt.Sprintf("tmp.%d", time.Now().UnixNano()))
-		zxid, err := ps.Checkpoint(tmp)
-		if err != nil {
-			os.RemoveAll(tmp)
-			s.log.Error("pebble snapshot failed", zap.Error(err))
-			return
-		}
-		final := filepath.Join(dir, "checkpoint."+strconv.FormatInt(zxid, 16))
-		os.RemoveAll(final) // a checkpoint of the same zxid (nothing applied since)
-		if err := os.Rename(tmp, final); err != nil {
-			os.RemoveAll(tmp)
-			s.log.Error("pebble snapshot failed", zap.Error(err))
-			return
-		}
-		s.log.Info("pebble checkpoint taken", zap.String("dir", final), zap.String("zxid", hex(zxid)), zap.Duration("took", time.Since(start)))
 	}()
 }
 

@@ -30,7 +30,13 @@ import (
 // (memory mode ran since), is only moved aside: the ZooKeeper files are
 // the truth then.
 func PrepareMemoryStart(cfg *config.Config, log *zap.Logger) error {
-	if cfg.Storage() != config.StorageMemory || !HasPebbleStore(cfg.DataDir) {
+	if cfg.Storage() != config.StorageMemory {
+		return nil
+	}
+	if err := settlePebbleDirs(cfg, log); err != nil {
+		return err
+	}
+	if !HasPebbleStore(cfg.DataDir) {
 		return nil
 	}
 	start := time.Now()

@@ -3,7 +3,12 @@ package server
 import (
 	"errors"
 	"io"
+	"sync"
+	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/datatree/pebblestore"
 	"github.com/zkserver/zkserver/snapshot"
 )
@@ -36,10 +41,37 @@ func (s *Server) PebbleView() (*pebblestore.View, error) {
 // learner that replays txns the view already holds gets the same tree, as
 // after a fuzzy snapshot.
 func (s *Server) WritePebbleSnapStream(w io.Writer) (int64, error) {
+	start := time.Now()
 	v, err := s.PebbleView()
 	if err != nil {
 		return 0, err
 	}
 	defer v.Close()
-	return v.LastZxid(), snapshot.WriteStreamFrom(w, v)
+	s.log.Info("pebble view opened for a SNAP", zap.String("zxid", hex(v.LastZxid())))
+	if err := snapshot.WriteStreamFrom(w, v); err != nil {
+		return 0, err
+	}
+	s.log.Info("SNAP stream written from the pebble view", zap.String("zxid", hex(v.LastZxid())),
+		zap.Duration("took", time.Since(start)))
+	return v.LastZxid(), nil
+}
+
+// WriteTreeSnapStream writes a SNAP sync body of a tree no server is
+// using: from a consistent Pebble view in pebble mode, else the walk of
+// snapshot.WriteStream.
+func WriteTreeSnapStream(w io.Writer, tree *datatree.Tree) error {
+	ps := pebbleOf(tree)
+	if ps == nil {
+		var mu sync.RWMutex
+		return snapshot.WriteStream(w, tree, &mu)
+	}
+	if err := tree.Sync(); err != nil {
+		return err
+	}
+	v, err := ps.View()
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	return snapshot.WriteStreamFrom(w, v)
 }

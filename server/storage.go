@@ -36,9 +36,6 @@ func Dirs(cfg *config.Config) (snapDir, logDir string) {
 // replays the txn log after it and returns the tree. An empty data
 // directory gets snapshot.0, as ZooKeeper writes on first start.
 func Recover(cfg *config.Config, log *zap.Logger) (*datatree.Tree, error) {
-	if cfg.Storage() == config.StoragePebble {
-		return nil, fmt.Errorf("storageEngine=pebble is supported for standalone servers only (so far)")
-	}
 	tree, _, err := recoverTree(cfg, log)
 	return tree, err
 }

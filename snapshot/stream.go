@@ -72,8 +72,24 @@ func WriteStream(w io.Writer, tree *datatree.Tree, mu *sync.RWMutex) error {
 // so a bogus length cannot allocate more than the input holds. Errors
 // carry the byte offset within the stream.
 func ReadStream(r io.Reader) (*datatree.Tree, error) {
-	rd := &reader{in: r, size: -1, file: streamName}
-	t, _ := rd.body(zap.NewNop(), time.Now())
+	return readStream(r, nil, nil)
+}
+
+// ReadStreamInto is ReadStream filling t, a tree made empty for loading
+// (datatree.NewEmptyOn a store), so a store-backed tree never holds the
+// whole stream in memory; progress of large streams goes to log. On
+// failure t holds part of the stream.
+func ReadStreamInto(r io.Reader, t *datatree.Tree, log *zap.Logger) error {
+	_, err := readStream(r, t, log)
+	return err
+}
+
+func readStream(r io.Reader, into *datatree.Tree, log *zap.Logger) (*datatree.Tree, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	rd := &reader{in: r, size: -1, file: streamName, into: into}
+	t, _ := rd.body(log, time.Now())
 	if rd.err != nil {
 		return nil, rd.err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -17,7 +16,6 @@ import (
 	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
-	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
 )
@@ -92,36 +90,22 @@ func (e *Env) persistEpoch(a PersistEpoch) error {
 	return nil
 }
 
-// snapshotNow writes a snapshot of the tree synchronously (no server is
-// using it).
+// snapshotNow takes a snapshot of the tree synchronously (no server is
+// using it): a snapshot file, or in pebble mode a checkpoint (after a tree
+// received by SNAP has been put in place of the store).
 func (e *Env) snapshotNow() error {
-	var mu sync.RWMutex
-	path, err := snapshot.Write(e.SnapDir, e.Tree.LastZxid, e.Tree, &mu, snapshot.WriteOptions{Sync: true, Logger: e.Log})
-	if err == nil {
-		e.Log.Info("snapshot taken", zap.String("file", path))
+	tree, err := server.SnapshotTree(e.Cfg, e.Tree, e.Log)
+	if err != nil {
+		return err
 	}
-	return err
+	e.Tree = tree
+	return nil
 }
 
 // truncate cuts the log after zxid, drops snapshots past it and reloads
 // the tree from what is left.
 func (e *Env) truncate(zxid int64) error {
-	if err := txnlog.Truncate(e.LogDir, zxid); err != nil {
-		return err
-	}
-	files, err := snapshot.List(e.SnapDir)
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		if f.Zxid > zxid {
-			e.Log.Info("removing snapshot past the truncation point", zap.String("file", f.Path))
-			if err := os.Remove(f.Path); err != nil {
-				return err
-			}
-		}
-	}
-	tree, err := server.Recover(e.Cfg, e.Log)
+	tree, err := server.TruncateTree(e.Cfg, e.Tree, zxid, e.Log)
 	if err != nil {
 		return err
 	}
@@ -183,10 +167,10 @@ func (e *Env) CatchUp() error {
 func (e *Env) FillCommitted() error {
 	e.Committed.Reset()
 	from := int64(0)
-	if files, err := snapshot.List(e.SnapDir); err != nil {
+	if z, err := server.NewestSnapshotZxid(e.Cfg); err != nil {
 		return err
-	} else if len(files) > 0 {
-		from = files[0].Zxid + 1
+	} else if z >= 0 {
+		from = z + 1
 	}
 	it, err := txnlog.NewIterator(e.LogDir, from)
 	if err != nil {
@@ -204,49 +188,19 @@ func (e *Env) FillCommitted() error {
 	}
 }
 
-// dropHistoryBefore removes every txn log segment and every snapshot older
-// than the snapshot at zxid, which a SNAP sync has just written: the old
-// log ends before the txns that snapshot brought, so a later sync from it
-// (or a recovery from an older snapshot) would skip them.
+// dropHistoryBefore removes the txn log and the snapshots older than the
+// snapshot at zxid a SNAP sync has just written (server.DropHistoryBefore).
 func (e *Env) dropHistoryBefore(zxid int64) error {
-	segs, err := txnlog.Segments(e.LogDir)
-	if err != nil {
-		return err
-	}
-	for _, s := range segs {
-		if err := os.Remove(s.Path); err != nil {
-			return err
-		}
-	}
-	files, err := snapshot.List(e.SnapDir)
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		if f.Zxid < zxid {
-			if err := os.Remove(f.Path); err != nil {
-				return err
-			}
-		}
-	}
-	e.Log.Info("dropped the txn log and snapshots older than the snapshot from the leader",
-		zap.Int("segments", len(segs)), zap.String("zxid", hex(zxid)))
-	return nil
+	return server.DropHistoryBefore(e.Cfg, zxid, e.Log)
 }
 
-func newestSnapshotSize(dir string) func() int64 {
-	return func() int64 {
-		files, err := snapshot.List(dir)
-		if err != nil || len(files) == 0 {
-			return 0
-		}
-		st, err := os.Stat(files[0].Path)
-		if err != nil {
-			return 0
-		}
-		return st.Size()
-	}
-}
+// snapshotSize estimates the size of a snapshot of the tree, for the sync
+// rule (snapshotSizeFactor).
+func (e *Env) snapshotSize() int64 { return server.SnapshotSize(e.Cfg, e.Tree) }
+
+// Close makes the tree durable and closes its store (pebble mode); the
+// Env is unusable after.
+func (e *Env) Close() error { return server.CloseTree(e.Tree) }
 
 // peerConn is one quorum connection with an ordered send queue drained by
 // a writer goroutine; the leader streams SNAP syncs through it.

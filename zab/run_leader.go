@@ -15,7 +15,6 @@ import (
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
-	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/tlsconf"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
@@ -104,7 +103,7 @@ func RunLeader(ctx context.Context, env *Env) error {
 		AcceptedEpoch: env.Accepted, CurrentEpoch: env.Current, LastZxid: env.Tree.LastZxid,
 		InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit, ConfigString: cfg.QuorumConfigString(),
 		Committed: env.Committed, Disk: NewDiskLog(env.LogDir), SnapshotSizeFactor: 0.33,
-		NewestSnapshotSize: newestSnapshotSize(env.SnapDir),
+		NewestSnapshotSize: env.snapshotSize,
 	})
 	env.Log.Info("leading", zap.Int64("sid", cfg.MyID), zap.String("zxid", hex(env.Tree.LastZxid)),
 		zap.String("quorum_addr", ln.Addr().String()))
@@ -205,8 +204,7 @@ func (r *leaderRun) handshake(nc net.Conn) {
 func (r *leaderRun) snapStream(w *bufio.Writer, zxid int64) error {
 	srv := r.server()
 	if srv == nil {
-		var mu sync.RWMutex
-		return snapshot.WriteStream(w, r.env.Tree, &mu)
+		return server.WriteTreeSnapStream(w, r.env.Tree)
 	}
 	// (a new epoch's zxid, counter 0, names no txn: nothing to wait for)
 	for wire.ZxidCounter(zxid) != 0 && srv.LastZxid() < zxid {

@@ -15,7 +15,6 @@ import (
 	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
-	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/tlsconf"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
@@ -53,6 +52,9 @@ type learnerRun struct {
 	appWG    sync.WaitGroup
 	start    time.Time
 	syncKind int32
+	// prevTree is the tree a SNAP replaced, until the snapshot of the
+	// new one is taken (it is what the disk holds until then)
+	prevTree *datatree.Tree
 
 	revMu sync.Mutex
 	revs  map[int64]chan bool
@@ -97,7 +99,30 @@ func RunLearner(ctx context.Context, env *Env, leaderID int64, addr string, obse
 	r.tl.Sync()
 	r.tl.Close()
 	wg.Wait()
+	r.dropUnsnapped()
 	return err
+}
+
+// dropUnsnapped forgets trees received by SNAP that the role ended
+// before snapshotting: the tree goes back to the one on disk.
+func (r *learnerRun) dropUnsnapped() {
+	for {
+		select {
+		case e := <-r.ev:
+			if e.tree != nil {
+				server.DiscardTree(r.env.Cfg, e.tree)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if r.prevTree != nil {
+		r.env.Log.Warn("the role ended between a SNAP and its snapshot: going on with the tree on disk")
+		server.DiscardTree(r.env.Cfg, r.env.Tree)
+		r.env.Tree = r.prevTree
+		r.prevTree = nil
+	}
 }
 
 func dialLeader(ctx context.Context, env *Env, addr string) (net.Conn, error) {
@@ -149,7 +174,7 @@ func (r *learnerRun) readLoop(nc net.Conn) {
 		switch p.Type {
 		case wire.PacketSnap:
 			start := time.Now()
-			tree, err := snapshot.ReadStream(br)
+			tree, err := server.ReceiveSnapStream(env.Cfg, br, p.Zxid, env.Log)
 			if err == nil {
 				var tag string
 				d := wire.Decoder{}
@@ -159,10 +184,12 @@ func (r *learnerRun) readLoop(nc net.Conn) {
 				}
 			}
 			if err != nil {
+				if tree != nil {
+					server.DiscardTree(env.Cfg, tree)
+				}
 				r.post(fEvent{kind: feGone, err: fmt.Errorf("reading SNAP stream: %w", err)})
 				return
 			}
-			tree.LastZxid = p.Zxid
 			env.Log.Info("snapshot received from the leader", zap.String("zxid", hex(p.Zxid)),
 				zap.Int("nodes", tree.NodeCount()), zap.Duration("took", time.Since(start)))
 			e.tree = tree
@@ -235,6 +262,13 @@ func (r *learnerRun) loop(ctx context.Context) error {
 			switch e.kind {
 			case fePacket:
 				if e.tree != nil {
+					// the tree on disk stays the old one until the
+					// snapshot that follows a SNAP
+					if r.prevTree == nil {
+						r.prevTree = r.env.Tree
+					} else {
+						server.DiscardTree(r.env.Cfg, r.env.Tree)
+					}
 					r.env.Tree = e.tree
 					r.env.Committed.Reset()
 					r.env.InitConfigNode()
@@ -325,6 +359,12 @@ func (r *learnerRun) exec(acts []Action) error {
 			// a SNAP sync: the snapshot replaces the history before it
 			r.tl.Sync()
 			r.tl.Close()
+			if r.prevTree != nil {
+				if err := server.CloseTree(r.prevTree); err != nil {
+					env.Log.Warn("closing the tree a SNAP replaced", zap.Error(err))
+				}
+				r.prevTree = nil
+			}
 			if err := env.snapshotNow(); err != nil {
 				return err
 			}
