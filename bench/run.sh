@@ -33,6 +33,10 @@
 #   BENCH_STANDALONE=0  skip the standalone part; the standalone records of the previous
 #                       BENCH_OUT/latest.jsonl are kept in the new report (with their own
 #                       date and commit)
+#   BENCH_STORAGE=0     skip the storage part (bench/storage.sh, issue 7: memory mode vs
+#                       Pebble mode vs ZooKeeper at 1M and 10M znodes; its own knobs there;
+#                       its results go to BENCH_OUT/storage.md and storage.jsonl)
+#   BENCH_STORAGE_ONLY=1  run only the storage part (latest.md is left as it is)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +72,11 @@ $GO build -o bin/zkfake ./cmd/zkfake
 ZKS_BIN=$ROOT/bin/zkserver
 BENCH=$ROOT/bin/zkbench
 FAKE_BIN=$ROOT/bin/zkfake
+STORAGE=${BENCH_STORAGE:-1}
+if [ "${BENCH_STORAGE_ONLY:-0}" = 1 ]; then
+	log "BENCH_STORAGE_ONLY=1: the storage part only (bench/storage.sh)"
+	BENCH=$BENCH ZKS_BIN=$ZKS_BIN exec bench/storage.sh
+fi
 
 WORK=$(mktemp -d "$TMPBASE/zkbench.XXXXXX")
 JSONL=$WORK/results.jsonl
@@ -129,13 +138,14 @@ scrape_stop() {
 }
 
 ENS_PID=
+STO_PID=
 cleanup() {
 	local rc=$?
 	scrape_stop
-	if [ -n "$ENS_PID" ]; then # bench/ensemble.sh stops its servers on TERM
-		kill "$ENS_PID" 2>/dev/null || true
-		wait "$ENS_PID" 2>/dev/null || true
-	fi
+	for p in $ENS_PID $STO_PID; do # bench/ensemble.sh and storage.sh stop their servers on TERM
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	for n in "${!PID[@]}"; do stop_server "$n"; done
 	if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
 		log "logs and data kept in $WORK"
@@ -444,4 +454,16 @@ cp "$JSONL" "$OUT/latest.jsonl"
 "$BENCH" -report "$OUT/latest.jsonl" >"$OUT/latest.md"
 cat "$OUT/latest.md"
 log "results: $OUT/latest.md, $OUT/latest.jsonl ($nruns runs, $failed failures)"
+
+# ---------------------------------------------------------------- storage
+if [ "$STORAGE" = 1 ]; then
+	log "storage: bench/storage.sh (results in $OUT/storage.md)"
+	BENCH=$BENCH ZKS_BIN=$ZKS_BIN BENCH_OUT=$OUT bench/storage.sh &
+	STO_PID=$!
+	wait "$STO_PID" || {
+		failed=$((failed + 1))
+		log "storage part failed (see above)"
+	}
+	STO_PID=
+fi
 [ $failed -eq 0 ]

@@ -11,6 +11,9 @@
 //	zkbench -addr h:1,h:2,h:3 -workload ensemble-ready -duration 2m
 //	zkbench -addr h:1,h:2,h:3 -pids 11,12,13 -workload failover -warmup 1s -duration 2m
 //
+// With -tree N, create/set/get/get-hot work on a tree a `load` of N znodes
+// left (spread over it; get-hot on -hot znodes): bench/storage.sh.
+//
 // Workloads: create, set, get, mixed (90 % get / 10 % set), exists-watch
 // (latency from setData to the watch event arriving at another session),
 // ephemeral-churn (connect, create an ephemeral znode, close), load (fill a
@@ -52,6 +55,8 @@ type Config struct {
 	Start      int64 // load: first index
 	Pipeline   int   // load: goroutines per session
 	Sequential bool  // create: PERSISTENT_SEQUENTIAL under one parent
+	Tree       int64 // create/set/get/get-hot on a tree loaded earlier (tree.go)
+	Hot        int64 // get-hot: loaded znodes in the working set
 	OpTimeout  time.Duration
 	Label      string
 	Setup      string // recorded in the JSON: "" (standalone) or e.g. "ensemble3"
@@ -78,6 +83,7 @@ type Result struct {
 	P999Us     float64 `json:"p999_us"`
 	MaxUs      float64 `json:"max_us"`
 	N          int64   `json:"n,omitempty"`
+	Tree       int64   `json:"tree,omitempty"`
 	LastPath   string  `json:"last_path,omitempty"`
 	FirstError string  `json:"first_error,omitempty"`
 }
@@ -92,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var c Config
 	var clients, sizes string
 	var asJSON bool
-	var dir, path, report string
+	var dir, path, report, storageReport string
 	var since, znodes int64
 	var pids string
 	var interval, stall time.Duration
@@ -107,6 +113,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&c.N, "n", 100_000, "load: znodes to create")
 	fs.Int64Var(&c.Start, "start", 0, "load: index of the first znode (to extend an earlier load)")
 	fs.IntVar(&c.Pipeline, "pipeline", 64, "load: concurrent requests per session")
+	fs.Int64Var(&c.Tree, "tree", 0, "create, set, get, get-hot: work on the tree of this many znodes a `load` left (root/load/b<i/1000>/n<i>): set/get spread over it, creates under its buckets")
+	fs.Int64Var(&c.Hot, "hot", 10000, "get-hot: the working set, this many loaded znodes evenly spaced over the -tree")
 	fs.BoolVar(&c.Sequential, "sequential", false, "create: sequential znodes under one shared parent instead of distinct paths")
 	fs.DurationVar(&c.OpTimeout, "op-timeout", 10*time.Second, "give up on a connect or watch event after this long")
 	fs.StringVar(&c.Label, "label", "", "server name recorded in the JSON (e.g. zkserver, zookeeper, fake)")
@@ -121,8 +129,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&znodes, "znodes", 0, "ready: znode count recorded in the JSON")
 	fs.Int64Var(&since, "since", 0, "ready: process start time, Unix nanoseconds (default: now)")
 	fs.StringVar(&report, "report", "", "print the markdown report of a results .jsonl file and exit")
+	fs.StringVar(&storageReport, "storage-report", "", "print the markdown report of a bench/storage.sh .jsonl file and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if storageReport != "" {
+		if err := writeStorageReport(storageReport, stdout); err != nil {
+			fmt.Fprintln(stderr, "zkbench:", err)
+			return 1
+		}
+		return 0
 	}
 	if report != "" {
 		if err := writeReport(report, stdout); err != nil {
@@ -183,8 +199,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printLine(stdout, r)
 		return 0
 	}
-	if _, ok := workloads[c.Workload]; !ok {
-		fmt.Fprintf(stderr, "zkbench: unknown workload %q\n", c.Workload)
+	if _, ok := workloads[c.Workload]; !ok && c.Tree <= 0 {
+		fmt.Fprintf(stderr, "zkbench: unknown workload %q (get-hot needs -tree)\n", c.Workload)
+		return 2
+	}
+	if _, ok := treeWorkloads[c.Workload]; !ok && c.Tree > 0 {
+		fmt.Fprintf(stderr, "zkbench: workload %q does not take -tree\n", c.Workload)
 		return 2
 	}
 	cl, err := intList(clients)

@@ -207,7 +207,14 @@ func Run(c Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p, err := workloads[c.Workload](s)
+	prep := workloads[c.Workload]
+	if c.Tree > 0 {
+		prep = treeWorkloads[c.Workload]
+	}
+	if prep == nil {
+		return Result{}, fmt.Errorf("unknown workload %q", c.Workload)
+	}
+	p, err := prep(s)
 	if err != nil {
 		return Result{}, err
 	}
@@ -250,6 +257,7 @@ func Run(c Config) (Result, error) {
 	if c.Workload == "load" {
 		r.N = c.N
 	}
+	r.Tree = c.Tree
 	r.Seconds = max(end.Sub(s.measureStart).Seconds(), 1e-9)
 	r.OpsPerSec = round1(float64(r.Ops) / r.Seconds)
 	r.Seconds = round3(r.Seconds)
