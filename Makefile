@@ -151,6 +151,22 @@ FUZZ_PKGS += ./sasl/
 compat-pebble:
 	ZKSERVER_STORAGE=pebble $(GO) test -count=1 ./compat-tests/... ./crashtest/...
 
+# Ensembles in pebble mode: real-process ensembles under kill -9, SIGSTOP
+# and partitions (ensembletest/), and zkserver members synced by DIFF/SNAP/
+# TRUNC from and to Apache ZooKeeper 3.8.0 (mixedtest/), with every
+# zkserver on storageEngine=pebble. Installs zookeeper when missing.
+ENSEMBLE_PEBBLE_RUN ?= 3$$
+MIXED_PEBBLE_RUN ?= TestFollowerSync|TestZKFollowerSyncsFromGo|TestWritesThroughFailover
+.PHONY: ensemble-pebble
+ensemble-pebble:
+	@if [ ! -f /usr/share/java/zookeeper.jar ]; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y zookeeper || exit 1; \
+	fi
+	ZKSERVER_STORAGE=pebble ZKSERVER_ENSEMBLE=1 $(GO) test -count=1 -timeout 20m -v -run '$(ENSEMBLE_PEBBLE_RUN)' ./ensembletest/
+	ZKSERVER_STORAGE=pebble ZKSERVER_MIXED=1 ZKSERVER_REQUIRE_ZK=1 $(GO) test -count=1 -timeout 15m -run '$(MIXED_PEBBLE_RUN)' ./mixedtest/
+
 # Client and quorum TLS (tlstest/): ZooKeeper's Java client over netty,
 # kazoo with use_ssl, and mixed ensembles with Apache ZooKeeper 3.8.0 and
 # sslQuorum=true (the go-zookeeper TLS tests run in make test). Installs

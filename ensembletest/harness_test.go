@@ -163,7 +163,7 @@ func (n *node) writeConfig() {
 	// ZKSERVER_STORAGE=pebble runs every node in pebble mode (make
 	// ensemble-pebble)
 	if st := os.Getenv("ZKSERVER_STORAGE"); st != "" {
-		conf = append(conf, "storageEngine="+st, "pebbleCacheSizeMB=16")
+		conf = append(conf, "storageEngine="+st, "pebbleCacheSizeMB=16", "snapCount=400")
 	}
 	for _, p := range n.c.nodes {
 		q, e := p.quorum, p.election
