@@ -1,16 +1,10 @@
 package snapshot
 
 import (
-	"bufio"
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"hash/adler32"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -55,95 +49,31 @@ func WriteFrom(dir string, src Source, o WriteOptions) (string, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	comp := ""
-	switch strings.ToLower(o.Compression) {
-	case "gz":
-		comp = "gz"
-	case "snappy":
-		return "", ErrSnappyUnsupported
-	}
-	start := time.Now()
-	zxid := src.LastZxid()
-	final := filepath.Join(dir, Name(zxid, comp))
-	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("snapshot: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	var sink io.Writer = bw
-	var gz *gzip.Writer
-	if comp == "gz" {
-		gz = gzip.NewWriter(bw)
-		sink = gz
-	}
-	sum := adler32.New()
-	cw := &checkedWriter{w: sink, sum: sum}
-	var e wire.Encoder
-	e.Int(Magic)
-	e.Int(Version)
-	e.Long(DBID)
-	if _, err := cw.Write(e.B); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
-	}
-	st, err := writeBodyFrom(cw, src, o.Progress)
+	comp, err := compressionOf(o.Compression)
 	if err != nil {
 		return "", err
 	}
-	e.B = e.B[:0]
-	e.Long(int64(sum.Sum32()))
-	e.Str("/")
-	digest := src.Digest()
-	if zxid == 0 {
-		digest = 0 // as Write: nothing applied yet
+	start := time.Now()
+	zxid := src.LastZxid()
+	sf, err := createSnapFile(dir, zxid, comp)
+	if err != nil {
+		return "", err
 	}
-	e.Long(zxid)
-	e.Int(datatree.DigestVersion)
-	e.Long(int64(digest))
-	if _, err := cw.Write(e.B); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
+	defer sf.abort()
+	if err := sf.begin(); err != nil {
+		return "", fmt.Errorf("snapshot: writing %s: %w", sf.tmp, err)
 	}
-	e.B = e.B[:0]
-	e.Long(int64(sum.Sum32()))
-	e.Str("/")
-	if _, err := cw.Write(e.B); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
+	st, err := writeBodyFrom(sf.cw, src, o.Progress)
+	if err != nil {
+		return "", err
 	}
-	if gz != nil {
-		if err := gz.Close(); err != nil {
-			return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
-	}
-	if o.Sync {
-		if err := f.Sync(); err != nil {
-			return "", fmt.Errorf("snapshot: fsync %s: %w", tmp, err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("snapshot: closing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("snapshot: %w", err)
-	}
-	ok = true
-	if o.Sync {
-		if err := syncDir(dir); err != nil {
-			return final, fmt.Errorf("snapshot: fsync %s: %w", dir, err)
-		}
+	final, err := sf.finish(zxid, src.Digest(), o.Sync)
+	if err != nil {
+		return final, err
 	}
 	log.Info("snapshot written from a consistent view", zap.String("file", final), zap.Int("nodes", st.nodes),
 		zap.Int("sessions", st.sessions), zap.Int("acls", st.acls),
-		zap.Int64("bytes", cw.n), zap.Duration("elapsed", time.Since(start)))
+		zap.Int64("bytes", sf.cw.n), zap.Duration("elapsed", time.Since(start)))
 	return final, nil
 }
 
@@ -209,17 +139,7 @@ func writeBodyFrom(w io.Writer, src Source, progress func(int)) (bodyStats, erro
 				return fmt.Errorf("snapshot: node %s uses ACL id %d, absent from the ACL cache", path, n.ACL)
 			}
 		}
-		e.Buffer(n.Data)
-		e.Long(n.ACL)
-		e.Long(n.Czxid)
-		e.Long(n.Mzxid)
-		e.Long(n.Ctime)
-		e.Long(n.Mtime)
-		e.Int(n.Version)
-		e.Int(n.Cversion)
-		e.Int(n.Aversion)
-		e.Long(n.EphemeralOwner)
-		e.Long(n.Pzxid)
+		appendNodeFields(&e, n)
 		st.nodes++
 		if len(e.B) >= 1<<16 {
 			if err := flush(); err != nil {

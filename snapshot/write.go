@@ -2,15 +2,11 @@ package snapshot
 
 import (
 	"bufio"
-	"compress/gzip"
 	"fmt"
 	"hash"
-	"hash/adler32"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -62,12 +58,9 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 	if log == nil {
 		log = zap.NewNop()
 	}
-	comp := ""
-	switch strings.ToLower(o.Compression) {
-	case "gz":
-		comp = "gz"
-	case "snappy":
-		return "", ErrSnappyUnsupported
+	comp, err := compressionOf(o.Compression)
+	if err != nil {
+		return "", err
 	}
 	start := time.Now()
 
@@ -77,56 +70,26 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 	}
 	known := head.acls
 
-	final := filepath.Join(dir, Name(zxid, comp))
-	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	sf, err := createSnapFile(dir, zxid, comp)
 	if err != nil {
-		return "", fmt.Errorf("snapshot: %w", err)
+		return "", err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	var (
-		bw    *bufio.Writer
-		gz    *gzip.Writer
-		sum   hash.Hash32
-		cw    *checkedWriter
-		nodes int
-		ids   int
-	)
+	defer sf.abort()
+	var nodes, ids int
 	// begin (re)starts the file with the header, sessions and ACL map.
 	begin := func(acls map[int64][]wire.ACL) error {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
+		if err := sf.begin(); err != nil {
 			return err
 		}
-		if err := f.Truncate(0); err != nil {
-			return err
-		}
-		bw = bufio.NewWriterSize(f, 1<<16)
-		var sink io.Writer = bw
-		gz = nil
-		if comp == "gz" {
-			gz = gzip.NewWriter(bw)
-			sink = gz
-		}
-		sum = adler32.New()
-		cw = &checkedWriter{w: sink, sum: sum}
 		var e wire.Encoder
-		e.Int(Magic)
-		e.Int(Version)
-		e.Long(DBID)
 		ids = head.appendBody(&e, acls)
-		_, err := cw.Write(e.B)
+		_, err := sf.cw.Write(e.B)
 		return err
 	}
 	if err := begin(known); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
+		return "", fmt.Errorf("snapshot: writing %s: %w", sf.tmp, err)
 	}
-	used, n, err := writeNodes(cw, t, mu, walk{progress: o.Progress})
+	used, n, err := writeNodes(sf.cw, t, mu, walk{progress: o.Progress})
 	if err != nil {
 		return "", err
 	}
@@ -136,7 +99,7 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 			// an ACL list created during the walk: the map written first
 			// lacks it, so write the nodes aside, then the file again
 			log.Info("snapshot: ACL lists changed during the walk; writing again with the nodes aside")
-			if err := writeViaTemp(dir, t, mu, o.Progress, begin, func() *checkedWriter { return cw }, &nodes); err != nil {
+			if err := writeViaTemp(dir, t, mu, o.Progress, begin, func() *checkedWriter { return sf.cw }, &nodes); err != nil {
 				return "", err
 			}
 			break
@@ -144,61 +107,22 @@ func Write(dir string, zxid int64, t *datatree.Tree, mu *sync.RWMutex, o WriteOp
 	}
 	var e wire.Encoder
 	e.Str(endOfNodes)
-	if _, err := cw.Write(e.B); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
+	if _, err := sf.cw.Write(e.B); err != nil {
+		return "", fmt.Errorf("snapshot: writing %s: %w", sf.tmp, err)
 	}
-	// Seal 1, then the digest section and seal 2. The digest is the tree's
-	// at the last zxid applied when the walk ended: the snapshot is exact
-	// once the log is replayed up to that zxid, where a reader compares.
-	e.B = e.B[:0]
-	e.Long(int64(sum.Sum32()))
-	e.Str("/")
+	// The digest is the tree's at the last zxid applied when the walk
+	// ended: the snapshot is exact once the log is replayed up to that
+	// zxid, where a reader compares.
 	mu.RLock()
 	dzxid, digest := t.LastZxid, t.Digest()
 	mu.RUnlock()
-	if dzxid == 0 {
-		digest = 0 // nothing applied yet: ZooKeeper records zxid 0, digest 0
-	}
-	e.Long(dzxid)
-	e.Int(datatree.DigestVersion)
-	e.Long(int64(digest))
-	if _, err := cw.Write(e.B); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
-	}
-	e.B = e.B[:0]
-	e.Long(int64(sum.Sum32()))
-	e.Str("/")
-	if _, err := cw.Write(e.B); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
-	}
-	if gz != nil {
-		if err := gz.Close(); err != nil {
-			return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return "", fmt.Errorf("snapshot: writing %s: %w", tmp, err)
-	}
-	if o.Sync {
-		if err := f.Sync(); err != nil {
-			return "", fmt.Errorf("snapshot: fsync %s: %w", tmp, err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("snapshot: closing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("snapshot: %w", err)
-	}
-	ok = true
-	if o.Sync {
-		if err := syncDir(dir); err != nil {
-			return final, fmt.Errorf("snapshot: fsync %s: %w", dir, err)
-		}
+	final, err := sf.finish(dzxid, digest, o.Sync)
+	if err != nil {
+		return final, err
 	}
 	log.Info("snapshot written", zap.String("file", final), zap.Int("nodes", nodes),
 		zap.Int("sessions", len(head.sessions)), zap.Int("acls", ids),
-		zap.Int64("bytes", cw.n), zap.Duration("elapsed", time.Since(start)))
+		zap.Int64("bytes", sf.cw.n), zap.Duration("elapsed", time.Since(start)))
 	return final, nil
 }
 
@@ -322,17 +246,7 @@ func writeNodes(w io.Writer, t *datatree.Tree, mu *sync.RWMutex, o walk) (map[in
 			e.B = append(e.B, '/')
 			e.B = append(e.B, name...)
 		}
-		e.Buffer(n.Data)
-		e.Long(n.ACL)
-		e.Long(n.Czxid)
-		e.Long(n.Mzxid)
-		e.Long(n.Ctime)
-		e.Long(n.Mtime)
-		e.Int(n.Version)
-		e.Int(n.Cversion)
-		e.Int(n.Aversion)
-		e.Long(n.EphemeralOwner)
-		e.Long(n.Pzxid)
+		appendNodeFields(&e, n)
 	}
 	var stack []frame
 	nodes := 0
