@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 // TestEnsembleAgainstZooKeeper starts a 3-server ensemble of Apache
@@ -17,7 +19,7 @@ func TestEnsembleAgainstZooKeeper(t *testing.T) {
 	if os.Getenv("ZKSERVER_ADMIN_ENSEMBLE") == "" {
 		t.Skip("set ZKSERVER_ADMIN_ENSEMBLE=1 (make admin-test) to compare ensembles")
 	}
-	requireZK(t)
+	testkit.RequireZK(t, false)
 	zk := startEnsemble(t, "zookeeper", startZooKeeper)
 	ours := startEnsemble(t, "zkserver", startZkserver)
 
@@ -86,7 +88,7 @@ type member struct {
 // observer) and starts it with start.
 func startEnsemble(t *testing.T, kind string, start func(*testing.T, string) *proc) []member {
 	t.Helper()
-	ports := freePorts(t, 12)
+	ports := testkit.FreePorts(t, 12)
 	root := t.TempDir()
 	var lines []string
 	for i := 0; i < 3; i++ {

@@ -1,71 +1,24 @@
 package admin
 
 import (
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 // Processes for the comparisons with Apache ZooKeeper 3.8.0: ZooKeeper
 // with its AdminServer (the jetty, jackson and servlet jars of
 // /usr/share/java on its class path) and the zkserver binary.
 
-const zkJar = "/usr/share/java/zookeeper.jar"
-
-// requireZK skips without java or the jar, unless ZKSERVER_REQUIRE_ZK is
-// set (then it fails).
-func requireZK(t *testing.T) {
-	t.Helper()
-	var missing []string
-	if _, err := exec.LookPath("java"); err != nil {
-		missing = append(missing, "java")
-	}
-	if _, err := os.Stat(zkJar); err != nil {
-		missing = append(missing, zkJar)
-	}
-	for _, j := range adminJars {
-		if _, err := os.Stat("/usr/share/java/" + j + ".jar"); err != nil {
-			missing = append(missing, j)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
-		t.Fatalf("ZKSERVER_REQUIRE_ZK is set but %s missing (apt-get install zookeeper)", strings.Join(missing, ", "))
-	}
-	t.Skipf("%s missing; set ZKSERVER_REQUIRE_ZK=1 to make this a failure", strings.Join(missing, ", "))
-}
-
 // adminJars are what ZooKeeper's JettyAdminServer needs besides its jar.
 var adminJars = []string{"slf4j-log4j12", "log4j-1.2", "jetty9-server", "jetty9-servlet", "jetty9-http", "jetty9-io",
 	"jetty9-util", "jetty9-security", "jackson-databind", "jackson-core", "jackson-annotations", "servlet-api"}
-
-// freePorts returns n distinct free loopback ports.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var out []int
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
 
 // proc is a started server process, stopped at the test's end.
 type proc struct {
@@ -124,7 +77,7 @@ func startZooKeeper(t *testing.T, dir string) *proc {
 	log4j := filepath.Join(dir, "log4j.properties")
 	os.WriteFile(log4j, []byte("log4j.rootLogger=INFO, CONSOLE\nlog4j.appender.CONSOLE=org.apache.log4j.ConsoleAppender\n"+
 		"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\nlog4j.appender.CONSOLE.layout.ConversionPattern=%d %-5p [%t] - %m%n\n"), 0o644)
-	cp := []string{dir, zkJar}
+	cp := []string{dir, testkit.ZKJar}
 	for _, j := range adminJars {
 		cp = append(cp, "/usr/share/java/"+j+".jar")
 	}
@@ -132,37 +85,10 @@ func startZooKeeper(t *testing.T, dir string) *proc {
 		"-cp", strings.Join(cp, ":"), "org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(dir, "zoo.cfg"))
 }
 
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-)
-
-// zkserverBinary builds ./cmd/zkserver once per test binary.
-func zkserverBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "zkserver-admin-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildBin = filepath.Join(dir, "zkserver")
-		out, err := exec.Command("go", "build", "-o", buildBin, "../cmd/zkserver").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
-
 // startZkserver starts the zkserver binary on dir/zoo.cfg.
 func startZkserver(t *testing.T, dir string) *proc {
 	t.Helper()
-	return startProc(t, dir, zkserverBinary(t), "start", "-c", filepath.Join(dir, "zoo.cfg"))
+	return startProc(t, dir, testkit.ZkserverBinary(t), "start", "-c", filepath.Join(dir, "zoo.cfg"))
 }
 
 // waitAdmin waits until cmd on the AdminServer at base answers without
@@ -213,3 +139,5 @@ func writeCfg(t *testing.T, dir, text string) {
 		t.Fatal(err)
 	}
 }
+
+func TestMain(m *testing.M) { testkit.Main(m) }

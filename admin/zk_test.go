@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 // TestAgainstZooKeeper starts Apache ZooKeeper 3.8.0 with its AdminServer
@@ -16,8 +18,8 @@ import (
 // command's answer (key sets and value types), the error answers and the
 // HTTP statuses of other methods and paths.
 func TestAgainstZooKeeper(t *testing.T) {
-	requireZK(t)
-	ports := freePorts(t, 2)
+	testkit.RequireZK(t, false)
+	ports := testkit.FreePorts(t, 2)
 	dir := t.TempDir()
 	writeCfg(t, dir, fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"+
 		"4lw.commands.whitelist=*\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n",

@@ -2,13 +2,14 @@ package compat
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 // addr is the server under test, host:port.
@@ -47,7 +48,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "compat: building zkserver:", err)
 		return 1
 	}
-	port, err := freePort()
+	port, err := testkit.Port()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "compat:", err)
 		return 1
@@ -134,13 +135,4 @@ func dumpLog(name string) {
 		b = b[len(b)-8000:]
 	}
 	fmt.Fprintf(os.Stderr, "---- zkserver log (tail) ----\n%s\n", b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -12,32 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
-
-const zkJar = "/usr/share/java/zookeeper.jar"
-
-// requireZK skips the test unless java, javac (for the single-file source
-// oracle) and ZooKeeper's jar are present; with ZKSERVER_REQUIRE_ZK set
-// their absence is a failure.
-func requireZK(t *testing.T) {
-	t.Helper()
-	var missing []string
-	for _, bin := range []string{"java", "javac"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing = append(missing, bin)
-		}
-	}
-	if _, err := os.Stat(zkJar); err != nil {
-		missing = append(missing, zkJar)
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
-		t.Fatalf("ZKSERVER_REQUIRE_ZK is set but %s missing (apt-get install zookeeper default-jdk-headless)", strings.Join(missing, " and "))
-	}
-	t.Skipf("%s missing; set ZKSERVER_REQUIRE_ZK=1 to make this a failure", strings.Join(missing, " and "))
-}
 
 type oracleCase struct {
 	name string
@@ -85,7 +62,7 @@ func runOracle(t *testing.T, cases []oracleCase) ([]string, map[string]oracleRes
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := zkJar + ":/usr/share/java/slf4j-api.jar"
+	cp := testkit.ZKJar + ":/usr/share/java/slf4j-api.jar"
 	cmd := exec.Command("java", append([]string{"-cp", cp, src}, paths...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -146,7 +123,7 @@ func runOracle(t *testing.T, cases []oracleCase) ([]string, map[string]oracleRes
 // this package and compares the outcome: error or not, quorum mode, myid,
 // peer type, client address and the config string byte for byte.
 func TestOracleQuorumConfig(t *testing.T) {
-	requireZK(t)
+	testkit.RequireZK(t, true)
 	cases := fixedOracleCases()
 	cases = append(cases, randomOracleCases(rand.New(rand.NewSource(1)), 60)...)
 	paths, results := runOracle(t, cases)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 // bin is the zkserver binary built once by TestMain.
@@ -78,15 +80,6 @@ func newServer(t *testing.T, extra ...string) *server {
 	return s
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // snapDir and txnDir are the version-2 directories the server writes.
 func (s *server) snapDir() string { return filepath.Join(s.dataDir, "version-2") }
 func (s *server) txnDir() string  { return filepath.Join(s.logDir, "version-2") }
@@ -95,7 +88,7 @@ func (s *server) txnDir() string  { return filepath.Join(s.logDir, "version-2") 
 func (s *server) launch() {
 	t := s.t
 	t.Helper()
-	port, err := freePort()
+	port, err := testkit.Port()
 	if err != nil {
 		t.Fatal(err)
 	}

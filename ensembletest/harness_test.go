@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 // bin is the zkserver binary built once by TestMain.
@@ -89,35 +90,6 @@ const (
 	tickMs    = 250
 	initLimit = 20
 	syncLimit = 4
-)
-
-// freePort hands out a port that is free now, from 20000-31999: outside
-// the kernel's ephemeral range (32768-60999 here), so neither an outgoing
-// connection's source port nor a proxy's ":0" listener can take it between
-// this check and the node binding it; never the same port twice per run.
-func freePort() (int, error) {
-	portMu.Lock()
-	defer portMu.Unlock()
-	for i := 0; i < 2000; i++ {
-		p := 20000 + portRng.IntN(12000)
-		if handedOut[p] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		handedOut[p] = true
-		return p, nil
-	}
-	return 0, errors.New("no free port in 20000-31999")
-}
-
-var (
-	portMu    sync.Mutex
-	handedOut = map[int]bool{}
-	portRng   = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 )
 
 // node is one ensemble member's process history: its ports and data
@@ -385,7 +357,7 @@ func newCluster(t *testing.T, size int, proxied bool) *cluster {
 			t.Fatal(err)
 		}
 		for _, p := range []*int{&n.client, &n.quorum, &n.election} {
-			port, err := freePort()
+			port, err := testkit.Port()
 			if err != nil {
 				t.Fatal(err)
 			}

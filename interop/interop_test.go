@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zkserver/zkserver/internal/testkit"
 	"github.com/zkserver/zkserver/snapshot"
 )
 
@@ -48,7 +49,7 @@ func runJava(t *testing.T, class string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "java", append([]string{"-cp", zkJar + ":/usr/share/java/slf4j-nop.jar", class}, args...)...)
+	cmd := exec.CommandContext(ctx, "java", append([]string{"-cp", testkit.ZKJar + ":/usr/share/java/slf4j-nop.jar", class}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -62,7 +63,7 @@ var (
 // SnapshotFormatter on every snapshot among names (in dataDir/version-2).
 func checkWithZKTools(t *testing.T, dataDir string, names []string) {
 	t.Helper()
-	requireZK(t)
+	testkit.RequireZK(t, false)
 	logs, snaps := 0, 0
 	for _, n := range names {
 		p := filepath.Join(dataDir, "version-2", n)
@@ -136,7 +137,7 @@ func tail(s string, n int) string {
 // zkserver starts on it and serves the identical tree, writes more, and
 // ZooKeeper started on it again serves zkserver's tree identically.
 func TestZooKeeperToZkserver(t *testing.T) {
-	requireZK(t)
+	testkit.RequireZK(t, false)
 	work := t.TempDir()
 	data := filepath.Join(work, "data")
 
@@ -172,7 +173,7 @@ func TestZooKeeperToZkserver(t *testing.T) {
 // stopped (SIGTERM, or SIGKILL as a crash); ZooKeeper started on it serves
 // the identical tree, and ZooKeeper's tools read every file zkserver wrote.
 func TestZkserverToZooKeeper(t *testing.T) {
-	requireZK(t)
+	testkit.RequireZK(t, false)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(strings.ToUpper(strings.TrimPrefix(sig.String(), "")), func(t *testing.T) {
 			work := t.TempDir()

@@ -7,16 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 const (
-	zkJar = "/usr/share/java/zookeeper.jar"
 	// superDigest is the digest of "super:secret" (SHA-1, base64), the same
 	// super user scripts/zk-oracle.sh configures; the tree reader
 	// authenticates as super so it can read every node whatever its ACL.
@@ -29,76 +28,6 @@ const (
 	// killed.
 	stopWait = 15 * time.Second
 )
-
-// requireZK skips the test when java or ZooKeeper's jar is missing, unless
-// ZKSERVER_REQUIRE_ZK is set: then it fails, so CI never skips silently.
-func requireZK(t *testing.T) {
-	t.Helper()
-	var missing []string
-	if _, err := exec.LookPath("java"); err != nil {
-		missing = append(missing, "java")
-	}
-	if _, err := os.Stat(zkJar); err != nil {
-		missing = append(missing, zkJar)
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
-		t.Fatalf("ZKSERVER_REQUIRE_ZK is set but %s missing (apt-get install zookeeper)", strings.Join(missing, " and "))
-	}
-	t.Skipf("%s missing; set ZKSERVER_REQUIRE_ZK=1 to make this a failure", strings.Join(missing, " and "))
-}
-
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-	buildDir  string
-)
-
-// zkserverBinary builds ./cmd/zkserver once per test binary run.
-func zkserverBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "interop-bin-")
-		if buildErr != nil {
-			return
-		}
-		buildBin = filepath.Join(buildDir, "zkserver")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Dir(filepath.Dir(file))
-		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/zkserver")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/zkserver: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // zooCfg is the configuration both servers get: the same keys, only the
 // client port changes between starts.
@@ -136,9 +65,9 @@ type proc struct {
 func startServer(t *testing.T, kind, work, dataDir string, extra ...string) *proc {
 	t.Helper()
 	if kind == "zookeeper" {
-		requireZK(t)
+		testkit.RequireZK(t, false)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	conf, err := os.MkdirTemp(work, kind+"-conf-")
 	if err != nil {
 		t.Fatal(err)
@@ -157,13 +86,13 @@ func startServer(t *testing.T, kind, work, dataDir string, extra ...string) *pro
 		if err := os.WriteFile(filepath.Join(conf, "log4j.properties"), []byte(props), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cp := strings.Join([]string{conf, zkJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
+		cp := strings.Join([]string{conf, testkit.ZKJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
 		cmd = exec.Command("java", "-Xmx256m",
 			"-Dlog4j.configuration=file:"+filepath.Join(conf, "log4j.properties"),
 			"-Dzookeeper.admin.enableServer=false",
 			"-cp", cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg)
 	case "zkserver":
-		cmd = exec.Command(zkserverBinary(t), "start", "--config", cfg, "--log-level", "info", "--log-json")
+		cmd = exec.Command(testkit.ZkserverBinary(t), "start", "--config", cfg, "--log-level", "info", "--log-json")
 	default:
 		t.Fatalf("unknown server kind %q", kind)
 	}
@@ -295,3 +224,5 @@ func fourLetter(addr, word string) string {
 	_, _ = buf.ReadFrom(nc)
 	return buf.String()
 }
+
+func TestMain(m *testing.M) { testkit.Main(m) }

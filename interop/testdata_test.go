@@ -12,7 +12,9 @@ import (
 	"testing"
 
 	"github.com/go-zookeeper/zk"
+
 	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/internal/testkit"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/txnlog"
@@ -37,7 +39,7 @@ func TestGenerateTestdata(t *testing.T) {
 	if os.Getenv("INTEROP_GEN_TESTDATA") == "" {
 		t.Skip("set INTEROP_GEN_TESTDATA=1 to regenerate testdata/zk38 with Apache ZooKeeper")
 	}
-	requireZK(t)
+	testkit.RequireZK(t, false)
 	work := t.TempDir()
 	data := filepath.Join(work, "data")
 	// no periodic snapshot: one log file holds every txn

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 // TestZKFollowersOfGoLeader: two ZooKeeper servers (sids 1, 2) and
@@ -117,7 +119,7 @@ func runJava(t *testing.T, class string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "java", append([]string{"-XX:TieredStopAtLevel=1", "-cp", zkJar + ":/usr/share/java/slf4j-nop.jar", class}, args...)...)
+	cmd := exec.CommandContext(ctx, "java", append([]string{"-XX:TieredStopAtLevel=1", "-cp", testkit.ZKJar + ":/usr/share/java/slf4j-nop.jar", class}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -8,78 +8,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 const (
-	zkJar     = "/usr/share/java/zookeeper.jar"
 	javaLibs  = "/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar"
 	stopWait  = 15 * time.Second
 	tickTime  = 1000 // ms; sessions may last 2..20 s
 	startWait = 60 * time.Second
 )
-
-// requireZK skips without java or ZooKeeper's jar unless ZKSERVER_REQUIRE_ZK
-// is set, in which case it fails (CI never skips silently).
-func requireZK(t *testing.T) {
-	t.Helper()
-	var missing []string
-	if _, err := exec.LookPath("java"); err != nil {
-		missing = append(missing, "java")
-	}
-	if _, err := os.Stat(zkJar); err != nil {
-		missing = append(missing, zkJar)
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
-		t.Fatalf("ZKSERVER_REQUIRE_ZK is set but %s missing (apt-get install zookeeper)", strings.Join(missing, " and "))
-	}
-	t.Skipf("%s missing; set ZKSERVER_REQUIRE_ZK=1 to make this a failure", strings.Join(missing, " and "))
-}
-
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-	buildDir  string
-)
-
-// zkserverBinary builds ./cmd/zkserver once per test binary run.
-func zkserverBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "mixedtest-bin-")
-		if buildErr != nil {
-			return
-		}
-		buildBin = filepath.Join(buildDir, "zkserver")
-		_, file, _, _ := runtime.Caller(0)
-		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/zkserver")
-		cmd.Dir = filepath.Dir(filepath.Dir(file))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/zkserver: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
 
 // Kind is the implementation a member runs.
 type Kind string
@@ -138,9 +80,9 @@ func newCluster(t *testing.T, kinds ...Kind) *cluster {
 	if os.Getenv("ZKSERVER_MIXED") == "" {
 		t.Skip("mixed ensembles with Apache ZooKeeper take minutes: run them with make mixed-test (part of .ci/run)")
 	}
-	requireZK(t)
+	testkit.RequireZK(t, false)
 	c := &cluster{t: t, dir: t.TempDir(), members: map[int]*member{}}
-	ports := freePorts(t, 3*len(kinds))
+	ports := testkit.FreePorts(t, 3*len(kinds))
 	for i, k := range kinds {
 		sid := i + 1
 		dir := filepath.Join(c.dir, fmt.Sprintf("n%d-%s", sid, k))
@@ -167,24 +109,6 @@ func newCluster(t *testing.T, kinds ...Kind) *cluster {
 		}
 	})
 	return c
-}
-
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var out []int
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
 }
 
 func (c *cluster) writeConfig(m *member) {
@@ -233,14 +157,14 @@ func (c *cluster) start(sid int) {
 			"-Dlog4j.configuration=file:" + filepath.Join(m.dir, "log4j.properties"),
 			"-Dzookeeper.admin.enableServer=false"}
 		args = append(args, c.zkProps...)
-		args = append(args, "-cp", m.dir+":"+zkJar+":"+javaLibs, "org.apache.zookeeper.server.quorum.QuorumPeerMain", m.cfg)
+		args = append(args, "-cp", m.dir+":"+testkit.ZKJar+":"+javaLibs, "org.apache.zookeeper.server.quorum.QuorumPeerMain", m.cfg)
 		cmd = exec.Command("java", args...)
 	case Go:
 		level := "info"
 		if os.Getenv("MIXEDTEST_DEBUG") != "" {
 			level = "debug"
 		}
-		cmd = exec.Command(zkserverBinary(t), "start", "--config", m.cfg, "--log-level", level)
+		cmd = exec.Command(testkit.ZkserverBinary(t), "start", "--config", m.cfg, "--log-level", level)
 	}
 	lf, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -443,3 +367,5 @@ func tailFile(path string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+func TestMain(m *testing.M) { testkit.Main(m) }

@@ -17,18 +17,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zkserver/zkserver/internal/testkit"
 	"github.com/zkserver/zkserver/sasl"
 	"github.com/zkserver/zkserver/wire"
 )
 
 const (
-	zkJar     = "/usr/share/java/zookeeper.jar"
 	sysPython = "/usr/bin/python3" // Debian's python, where python3-kazoo lives
 	ioWait    = 10 * time.Second
 )
@@ -70,23 +69,8 @@ func requireInterop(t *testing.T) {
 	need(t, "java", err == nil)
 	_, err = exec.LookPath("javac")
 	need(t, "javac", err == nil)
-	_, err = os.Stat(zkJar)
-	need(t, zkJar, err == nil)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(file))
+	_, err = os.Stat(testkit.ZKJar)
+	need(t, testkit.ZKJar, err == nil)
 }
 
 type server struct {
@@ -105,7 +89,7 @@ func start(t *testing.T, kind, work, jaas, bin string, extra ...string) *server 
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	cfg := filepath.Join(dir, "zoo.cfg")
 	lines := append([]string{
 		"tickTime=2000", "dataDir=" + filepath.Join(dir, "data"), fmt.Sprintf("clientPort=%d", port),
@@ -121,7 +105,7 @@ func start(t *testing.T, kind, work, jaas, bin string, extra ...string) *server 
 			"log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout\n" +
 			"log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n\n"
 		os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(props), 0o644)
-		cp := strings.Join([]string{dir, zkJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
+		cp := strings.Join([]string{dir, testkit.ZKJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
 		cmd = exec.Command("java", "-Xmx256m", "-Dlog4j.configuration=file:"+filepath.Join(dir, "log4j.properties"),
 			"-Djava.security.auth.login.config="+jaas, "-cp", cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg)
 	} else {
@@ -174,17 +158,6 @@ func start(t *testing.T, kind, work, jaas, bin string, extra ...string) *server 
 	return nil
 }
 
-func buildZkserver(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "bin", "zkserver")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/zkserver")
-	cmd.Dir = repoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // both starts zkserver and ZooKeeper with the same settings.
 func both(t *testing.T, extra ...string) (work, jaas string, servers []*server) {
 	t.Helper()
@@ -193,7 +166,7 @@ func both(t *testing.T, extra ...string) (work, jaas string, servers []*server) 
 	if err := os.WriteFile(jaas, []byte(serverJAAS), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := buildZkserver(t, work)
+	bin := testkit.ZkserverBinary(t)
 	return work, jaas, []*server{start(t, "zkserver", work, jaas, bin, extra...), start(t, "zookeeper", work, jaas, "", extra...)}
 }
 
@@ -499,12 +472,12 @@ func TestSASLJavaClient(t *testing.T) {
 	work, jaas, servers := both(t)
 	classes := filepath.Join(work, "classes")
 	os.MkdirAll(classes, 0o755)
-	src := filepath.Join(repoRoot(), "sasl", "testdata", "SaslCheck.java")
-	if out, err := exec.Command("javac", "-cp", zkJar, "-d", classes, src).CombinedOutput(); err != nil {
+	src := filepath.Join(testkit.RepoRoot(), "sasl", "testdata", "SaslCheck.java")
+	if out, err := exec.Command("javac", "-cp", testkit.ZKJar, "-d", classes, src).CombinedOutput(); err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
 	run := func(addr, path, mode, section string) string {
-		args := []string{"-Xmx128m", "-Dzookeeper.admin.enableServer=false", "-cp", classes + ":" + zkJar + ":/usr/share/java/slf4j-nop.jar"}
+		args := []string{"-Xmx128m", "-Dzookeeper.admin.enableServer=false", "-cp", classes + ":" + testkit.ZKJar + ":/usr/share/java/slf4j-nop.jar"}
 		if section == "" {
 			args = append(args, "-Dzookeeper.sasl.client=false")
 		} else {
@@ -558,7 +531,7 @@ func TestSASLKazoo(t *testing.T) {
 	err := exec.Command(sysPython, "-c", "import kazoo, puresasl").Run()
 	need(t, "python3-kazoo and python3-pure-sasl", err == nil)
 	_, _, servers := both(t)
-	script := filepath.Join(repoRoot(), "sasl", "testdata", "kazoo_check.py")
+	script := filepath.Join(testkit.RepoRoot(), "sasl", "testdata", "kazoo_check.py")
 	run := func(addr, path, user, pw string) string {
 		cmd := exec.Command(sysPython, script, addr, path, user, pw)
 		var out, errb bytes.Buffer
@@ -599,3 +572,5 @@ func TestSASLKazoo(t *testing.T) {
 		t.Errorf("no SASL ACL seen:\n%s", got[0])
 	}
 }
+
+func TestMain(m *testing.M) { testkit.Main(m) }

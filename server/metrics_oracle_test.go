@@ -17,29 +17,9 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/zkserver/zkserver/internal/testkit"
 )
-
-const metricsZKJar = "/usr/share/java/zookeeper.jar"
-
-// requireZKForMetrics skips without java or ZooKeeper's jar, unless
-// ZKSERVER_REQUIRE_ZK is set (then their absence fails the test).
-func requireZKForMetrics(t *testing.T) {
-	t.Helper()
-	var missing []string
-	if _, err := exec.LookPath("java"); err != nil {
-		missing = append(missing, "java")
-	}
-	if _, err := os.Stat(metricsZKJar); err != nil {
-		missing = append(missing, metricsZKJar)
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
-		t.Fatalf("ZKSERVER_REQUIRE_ZK is set but %s missing (apt-get install zookeeper)", strings.Join(missing, " and "))
-	}
-	t.Skipf("%s missing; set ZKSERVER_REQUIRE_ZK=1 to make this a failure", strings.Join(missing, " and "))
-}
 
 // zkCounters are the metrics ZooKeeper 3.8.0's ServerMetrics creates
 // with getCounter: mntr prints them like gauges, Prometheus types them
@@ -144,7 +124,7 @@ func zookeeperMntr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cp := strings.Join([]string{metricsZKJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
+	cp := strings.Join([]string{testkit.ZKJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
 	cmd := exec.Command("java", "-Xmx256m", "-Dzookeeper.admin.enableServer=false", "-cp", cp,
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -213,7 +193,7 @@ func quantilesOf(f *dto.MetricFamily) []float64 {
 }
 
 func TestMetricNamesAgainstZooKeeper(t *testing.T) {
-	requireZKForMetrics(t)
+	testkit.RequireZK(t, false)
 	out := zookeeperMntr(t)
 	if !strings.Contains(out, "zk_version\t3.8.0") {
 		t.Fatalf("not ZooKeeper 3.8.0's mntr:\n%s", out)

@@ -10,21 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// requireJava skips without java and javac, unless ZKSERVER_REQUIRE_ZK is
-// set (then it fails, so CI never skips silently).
-func requireJava(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"java", "javac"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
-				t.Fatalf("ZKSERVER_REQUIRE_ZK is set but %s is missing", tool)
-			}
-			t.Skipf("%s missing; set ZKSERVER_REQUIRE_ZK=1 to make this a failure", tool)
-		}
-	}
-}
+	"github.com/zkserver/zkserver/internal/testkit"
+)
 
 // javaNames runs a small Java program: for each input line "der HEX" it
 // prints X500Principal(der).getName(), for "str TEXT" whether
@@ -160,7 +148,7 @@ func nameCases(t *testing.T) [][]byte {
 // TestJavaNameAgainstJava compares JavaName with Java's
 // X500Principal.getName() for awkward names.
 func TestJavaNameAgainstJava(t *testing.T) {
-	requireJava(t)
+	testkit.RequireJava(t, true)
 	cases := nameCases(t)
 	var lines []string
 	for _, c := range cases {
@@ -211,7 +199,7 @@ func TestJavaName(t *testing.T) {
 // TestKeytoolStores reads key and trust stores that Java's keytool
 // wrote (JKS and PKCS12, RSA and EC keys): what operators bring.
 func TestKeytoolStores(t *testing.T) {
-	requireJava(t)
+	testkit.RequireJava(t, true)
 	if _, err := exec.LookPath("keytool"); err != nil {
 		if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
 			t.Fatal("ZKSERVER_REQUIRE_ZK is set but keytool is missing")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zkserver/zkserver/internal/testkit"
 	"github.com/zkserver/zkserver/tlsconf/certgen"
 	"github.com/zkserver/zkserver/wire"
 )
@@ -56,7 +57,7 @@ func newEnsemble(t *testing.T, extra []string, java ...bool) *ensemble {
 		os.RemoveAll(base)
 	}
 	for i, j := range java {
-		m := &member{sid: i + 1, java: j, quorum: freePort(t), election: freePort(t), client: freePort(t)}
+		m := &member{sid: i + 1, java: j, quorum: testkit.FreePort(t), election: testkit.FreePort(t), client: testkit.FreePort(t)}
 		m.dir = filepath.Join(base, fmt.Sprintf("n%d", m.sid))
 		m.cfg, m.logPath = filepath.Join(m.dir, "zoo.cfg"), filepath.Join(m.dir, "server.log")
 		if err := os.MkdirAll(filepath.Join(m.dir, "data"), 0o755); err != nil {
@@ -120,7 +121,7 @@ func (e *ensemble) start(m *member) {
 		if os.Getenv("TLSTEST_DEBUG") != "" {
 			level = "debug"
 		}
-		m.cmd = exec.Command(zkserverBinary(t), "start", "--config", m.cfg, "--log-level", level)
+		m.cmd = exec.Command(testkit.ZkserverBinary(t), "start", "--config", m.cfg, "--log-level", level)
 	}
 	lf, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {

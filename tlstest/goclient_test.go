@@ -14,6 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/internal/testkit"
 	"github.com/zkserver/zkserver/tlsconf/certgen"
 )
 
@@ -45,7 +46,7 @@ func authID(t *testing.T, c *zk.Conn, path string) string {
 // TestGoClientNeed: clientAuth=need (the default) on secureClientPort.
 func TestGoClientNeed(t *testing.T) {
 	p := newPKI(t)
-	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = freePortT(t); c.ClientPort = freePortT(t) }))
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = testkit.FreePort(t); c.ClientPort = testkit.FreePort(t) }))
 	client := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
 	if id := authID(t, client, "/mine"); id != "x509:"+clientID {
 		t.Fatalf("auth ACL is %q, want x509:%s", id, clientID)
@@ -87,89 +88,6 @@ func TestGoClientNeed(t *testing.T) {
 	}
 }
 
-func freePortT(t *testing.T) int { return freePort(t) }
-
-// TestBadClients: a plain client on the TLS port, no certificate with
-// need, an expired certificate, one from another CA: each is refused with
-// a logged reason, and a good client is served all along.
-func TestBadClients(t *testing.T) {
-	p := newPKI(t)
-	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = freePortT(t); c.ClientPort = freePortT(t) }))
-	good := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
-	if _, err := good.Create("/alive", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatal(err)
-	}
-	check := func(what string) {
-		t.Helper()
-		if _, err := good.Set("/alive", []byte(what), -1); err != nil {
-			t.Errorf("after %s the good client fails: %v", what, err)
-		}
-	}
-
-	// a plain ZooKeeper client on the TLS port: the handshake fails at
-	// once (its first bytes are no TLS record) and the connection closes
-	if _, err := connectErr(r.secureAddr(), nil, 2*time.Second); err == nil {
-		t.Error("a plain client got a session on the TLS port")
-	}
-	raw, err := net.Dial("tcp", r.secureAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.Write([]byte{0, 0, 0, 44, 0, 0, 0, 0})
-	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadAll(raw); err != nil {
-		t.Errorf("plain bytes on the TLS port: %v, want the server to close the connection", err)
-	}
-	raw.Close()
-	waitLogged(t, r, "TLS handshake with a client failed")
-	check("plain client")
-
-	expired, err := certgen.New(certgen.Spec{Subject: pkix.Name{CommonName: "expired"},
-		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}, p.ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherCA, _ := certgen.New(certgen.Spec{Subject: pkix.Name{CommonName: "other CA"}, CA: true}, nil)
-	stranger, _ := certgen.Localhost("stranger", otherCA)
-	for _, tt := range []struct {
-		name, keyStore, want string
-	}{
-		{"no certificate", "", "certificate"},
-		{"expired", p.write(t, "expired.pem", expired.PEMKeyStore()), "expired"},
-		{"other CA", p.write(t, "stranger.pem", stranger.PEMKeyStore()), "unknown authority"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			before := len(r.logs.FilterMessage("TLS handshake with a client failed").All())
-			src := p.source(t, tt.keyStore)
-			c, err := src.Dial(context.Background(), &net.Dialer{Timeout: 5 * time.Second}, "tcp", r.secureAddr())
-			if err == nil {
-				// TLS 1.2: the client may finish before the server refuses
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
-				_, err = c.Read(make([]byte, 1))
-				c.Close()
-			}
-			if err == nil {
-				t.Fatal("the server accepted the handshake")
-			}
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				all := r.logs.FilterMessage("TLS handshake with a client failed").All()
-				if len(all) > before {
-					if msg := all[len(all)-1].ContextMap()["error"]; !strings.Contains(strings.ToLower(toString(msg)), tt.want) {
-						t.Errorf("logged %v, want it to mention %q", msg, tt.want)
-					}
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the failed handshake was not logged")
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			check(tt.name)
-		})
-	}
-}
-
 func toString(v any) string {
 	if s, ok := v.(string); ok {
 		return s
@@ -195,8 +113,8 @@ func waitLogged(t *testing.T, r *running, msg string) {
 func TestClientAuthWantAndNone(t *testing.T) {
 	p := newPKI(t)
 	want := startServer(t, p.serverConfig(t, func(c *config.Config) {
-		c.SecureClientPort = freePortT(t)
-		c.ClientPort = freePortT(t)
+		c.SecureClientPort = testkit.FreePort(t)
+		c.ClientPort = testkit.FreePort(t)
 		c.ClientTLS.ClientAuth = "want"
 	}))
 	anon := connect(t, want.secureAddr(), tlsDialer(p.source(t, "")))
@@ -208,8 +126,8 @@ func TestClientAuthWantAndNone(t *testing.T) {
 		t.Errorf("want, certificate: auth ACL %q", id)
 	}
 	none := startServer(t, p.serverConfig(t, func(c *config.Config) {
-		c.SecureClientPort = freePortT(t)
-		c.ClientPort = freePortT(t)
+		c.SecureClientPort = testkit.FreePort(t)
+		c.ClientPort = testkit.FreePort(t)
 		c.ClientTLS.ClientAuth = "none"
 	}))
 	c := connect(t, none.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
@@ -223,8 +141,8 @@ func TestClientAuthWantAndNone(t *testing.T) {
 func TestSuperUser(t *testing.T) {
 	p := newPKI(t)
 	r := startServer(t, p.serverConfig(t, func(c *config.Config) {
-		c.SecureClientPort = freePortT(t)
-		c.ClientPort = freePortT(t)
+		c.SecureClientPort = testkit.FreePort(t)
+		c.ClientPort = testkit.FreePort(t)
 		c.X509SuperUser = "CN=admin,O=zkserver tests"
 	}))
 	c := connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
@@ -242,7 +160,7 @@ func TestSuperUser(t *testing.T) {
 func TestPortUnification(t *testing.T) {
 	p := newPKI(t)
 	r := startServer(t, p.serverConfig(t, func(c *config.Config) {
-		c.ClientPort = freePortT(t)
+		c.ClientPort = testkit.FreePort(t)
 		c.ClientPortUnification = true
 	}))
 	if r.srv.SecureAddr() != nil {
@@ -266,7 +184,7 @@ func TestSecureOnly(t *testing.T) {
 	p := newPKI(t)
 	cfg := p.serverConfig(t, func(c *config.Config) {
 		c.ClientPort = 0
-		c.SecureClientPort = freePortT(t)
+		c.SecureClientPort = testkit.FreePort(t)
 		c.Raw["secureClientPort"] = strconv.Itoa(c.SecureClientPort)
 	})
 	r := startServer(t, cfg)
@@ -283,7 +201,7 @@ func TestSecureOnly(t *testing.T) {
 // handshakes use; sessions already open keep going.
 func TestHotReload(t *testing.T) {
 	p := newPKI(t)
-	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = freePortT(t); c.ClientPort = freePortT(t) }))
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = testkit.FreePort(t); c.ClientPort = testkit.FreePort(t) }))
 	serverCN := func() string {
 		var cn string
 		src := p.source(t, p.client(t, "client"))
@@ -329,10 +247,10 @@ func TestHotReload(t *testing.T) {
 // TestConfReportsSecurePort: conf prints the bound secure port.
 func TestConfReportsSecurePort(t *testing.T) {
 	p := newPKI(t)
-	port := freePortT(t)
+	port := testkit.FreePort(t)
 	r := startServer(t, p.serverConfig(t, func(c *config.Config) {
 		c.SecureClientPort = port
-		c.ClientPort = freePortT(t)
+		c.ClientPort = testkit.FreePort(t)
 		c.FourLetterWords["conf"] = true
 	}))
 	if got := fourLetter(r.plainAddr(), "conf"); !strings.Contains(got, "secureClientPort="+strconv.Itoa(port)+"\n") {
@@ -346,8 +264,8 @@ func TestConfReportsSecurePort(t *testing.T) {
 func TestSecureConnectionsListedApart(t *testing.T) {
 	p := newPKI(t)
 	r := startServer(t, p.serverConfig(t, func(c *config.Config) {
-		c.ClientPort = freePortT(t)
-		c.SecureClientPort = freePortT(t)
+		c.ClientPort = testkit.FreePort(t)
+		c.SecureClientPort = testkit.FreePort(t)
 	}))
 	connect(t, r.secureAddr(), tlsDialer(p.source(t, p.client(t, "client"))))
 	connect(t, r.plainAddr(), nil)

@@ -13,11 +13,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,12 +23,13 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/internal/testkit"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/tlsconf"
 	"github.com/zkserver/zkserver/tlsconf/certgen"
 )
 
-const zkJar = "/usr/share/java/zookeeper.jar"
+const zkJar = testkit.ZKJar
 
 // requireInterop skips the tests with other clients and servers (tens of
 // seconds to minutes) unless ZKSERVER_TLS_INTEROP is set: make
@@ -44,26 +42,11 @@ func requireInterop(t *testing.T) {
 }
 
 // requireZK skips without java, javac or ZooKeeper's jar unless
-// ZKSERVER_REQUIRE_ZK is set (then it fails, so CI never skips silently).
+// ZKSERVER_REQUIRE_ZK is set (then it fails).
 func requireZK(t *testing.T) {
 	t.Helper()
 	requireInterop(t)
-	var missing []string
-	for _, tool := range []string{"java", "javac"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if _, err := os.Stat(zkJar); err != nil {
-		missing = append(missing, zkJar)
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
-		t.Fatalf("ZKSERVER_REQUIRE_ZK is set but %s missing (apt-get install zookeeper default-jdk-headless)", strings.Join(missing, " and "))
-	}
-	t.Skipf("%s missing; set ZKSERVER_REQUIRE_ZK=1 to make this a failure", strings.Join(missing, " and "))
+	testkit.RequireZK(t, true)
 }
 
 // pki is a test CA with server and client certificates, written as
@@ -204,16 +187,6 @@ func fieldValue(f zap.Field) any {
 	return f.Integer
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // tlsDialer is a go-zookeeper dialer over src.
 func tlsDialer(src *tlsconf.Source) zk.Dialer {
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
@@ -265,43 +238,6 @@ func connectErr(addr string, dialer zk.Dialer, wait time.Duration) (*zk.Conn, er
 	}
 }
 
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-	buildDir  string
-)
-
-// zkserverBinary builds ./cmd/zkserver once per test binary run.
-func zkserverBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "tlstest-bin-")
-		if buildErr != nil {
-			return
-		}
-		buildBin = filepath.Join(buildDir, "zkserver")
-		_, file, _, _ := runtime.Caller(0)
-		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/zkserver")
-		cmd.Dir = filepath.Dir(filepath.Dir(file))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/zkserver: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
-}
-
 // fourLetter sends a four-letter word over plain TCP.
 func fourLetter(addr, word string) string {
 	nc, err := net.DialTimeout("tcp", addr, time.Second)
@@ -320,3 +256,5 @@ func fourLetter(addr, word string) string {
 
 // certgenClient makes a client certificate named cn signed by p's CA.
 func certgenClient(p *pki, cn string) (*certgen.Cert, error) { return certgen.Localhost(cn, p.ca) }
+
+func TestMain(m *testing.M) { testkit.Main(m) }

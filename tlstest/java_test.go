@@ -11,6 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 // javaClasspath is ZooKeeper's client with netty (the secure client
@@ -115,7 +116,7 @@ func runJava(t *testing.T, p *pki, addr, keyStore, path, waitSeconds string) (st
 func TestJavaClient(t *testing.T) {
 	requireZK(t)
 	p := newPKI(t)
-	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = freePortT(t); c.ClientPort = freePortT(t) }))
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = testkit.FreePort(t); c.ClientPort = testkit.FreePort(t) }))
 
 	out, err := runJava(t, p, r.secureAddr(), p.client(t, "client"), "/java", "15")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zkserver/zkserver/config"
+	"github.com/zkserver/zkserver/internal/testkit"
 )
 
 const python = "/usr/bin/python3"
@@ -52,7 +53,7 @@ zk.close()
 func TestKazoo(t *testing.T) {
 	requireKazoo(t)
 	p := newPKI(t)
-	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = freePortT(t); c.ClientPort = freePortT(t) }))
+	r := startServer(t, p.serverConfig(t, func(c *config.Config) { c.SecureClientPort = testkit.FreePort(t); c.ClientPort = testkit.FreePort(t) }))
 	script := filepath.Join(t.TempDir(), "kazoo_tls.py")
 	if err := os.WriteFile(script, []byte(kazooCheck), 0o644); err != nil {
 		t.Fatal(err)
