@@ -41,11 +41,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "zkserver")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/zkserver")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "compat: building zkserver:", err)
+	defer testkit.Cleanup()
+	bin, err := testkit.Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compat:", err)
 		return 1
 	}
 	port, err := testkit.Port()

@@ -24,17 +24,10 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "zkserver-crash-bin-")
-	if err != nil {
+	defer testkit.Cleanup()
+	var err error
+	if bin, err = testkit.Build(); err != nil {
 		fmt.Fprintln(os.Stderr, "crashtest:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	bin = filepath.Join(tmp, "zkserver")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/zkserver")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "crashtest: building zkserver:", err)
 		return 1
 	}
 	return m.Run()

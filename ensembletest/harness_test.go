@@ -39,19 +39,10 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "zkserver-ensemble-bin-")
-	if err != nil {
+	defer testkit.Cleanup()
+	var err error
+	if bin, err = testkit.Build(); err != nil {
 		fmt.Fprintln(os.Stderr, "ensembletest:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	bin = filepath.Join(tmp, "zkserver")
-	_, file, _, _ := runtime.Caller(0)
-	build := exec.Command("go", "build", "-o", bin, "./cmd/zkserver")
-	build.Dir = filepath.Dir(filepath.Dir(file))
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "ensembletest: building zkserver:", err)
 		return 1
 	}
 	live.procs = map[*os.Process]bool{}

@@ -20,15 +20,7 @@ import (
 // is moved aside; memory mode writes more; pebble mode then imports the
 // current ZooKeeper files and has everything.
 func TestSwitchPebbleToMemoryAndBack(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SnapCount = 20
-	cfg.SnapRetainCount = 3
-	cfg.StorageEngine = config.StoragePebble
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.ClientPortAddress, cfg.ClientPort = "127.0.0.1", 0
+	cfg := storageConfig(t, config.StoragePebble, func(c *config.Config) { c.SnapCount = 20; c.SnapRetainCount = 3 })
 	create := func(c *zk.Conn, from, to int) {
 		for i := from; i < to; i++ {
 			if _, err := c.Create(fmt.Sprintf("/n%03d", i), []byte(fmt.Sprint(i)), 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -99,12 +91,7 @@ func TestSwitchPebbleToMemoryAndBack(t *testing.T) {
 // moved aside without exporting anything (the ZooKeeper files are the
 // tree), and memory mode starts from them.
 func TestPrepareMemoryStartUnfinishedImport(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.ClientPortAddress, cfg.ClientPort = "127.0.0.1", 0
+	cfg := storageConfig(t, config.StorageMemory)
 	_, c, stop := startDurable(t, cfg) // memory mode: ZooKeeper files
 	if _, err := c.Create("/kept", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
@@ -146,15 +133,7 @@ func TestPrepareMemoryStartUnfinishedImport(t *testing.T) {
 // ZooKeeper snapshot (memory mode ran since it was last written) is moved
 // aside unused, and memory mode keeps what it wrote.
 func TestPrepareMemoryStartStaleStore(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SnapCount = 10
-	cfg.SnapRetainCount = 3
-	cfg.StorageEngine = config.StoragePebble
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.ClientPortAddress, cfg.ClientPort = "127.0.0.1", 0
+	cfg := storageConfig(t, config.StoragePebble, func(c *config.Config) { c.SnapCount = 10; c.SnapRetainCount = 3 })
 	create := func(c *zk.Conn, from, to int) {
 		for i := from; i < to; i++ {
 			if _, err := c.Create(fmt.Sprintf("/s%03d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {

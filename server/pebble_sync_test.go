@@ -18,13 +18,7 @@ import (
 // back from a stream has the digest the store recorded at that zxid, and
 // holds exactly the nodes whose creates are at or below it.
 func TestPebbleSnapStreamWhileWriting(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.StorageEngine = config.StoragePebble
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.ClientPortAddress, cfg.ClientPort = "127.0.0.1", 0
+	cfg := storageConfig(t, config.StoragePebble)
 	s, c, stop := startDurable(t, cfg)
 	defer stop()
 
@@ -101,12 +95,7 @@ func TestPebbleSnapStreamWhileWriting(t *testing.T) {
 		t.Fatalf("WritePebbleSnapStream at %#x (last %#x): %v", zxid, s.LastZxid(), err)
 	}
 
-	mcfg := config.Default()
-	mcfg.DataDir = t.TempDir()
-	if err := mcfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	mcfg.ClientPortAddress, mcfg.ClientPort = "127.0.0.1", 0
+	mcfg := storageConfig(t, config.StorageMemory)
 	ms, _, mstop := startDurable(t, mcfg)
 	defer mstop()
 	if _, err := ms.PebbleView(); !errors.Is(err, ErrNotPebble) {

@@ -35,13 +35,7 @@ func startDurable(t *testing.T, cfg *config.Config) (*Server, *zk.Conn, func()) 
 // imported into Pebble (snapshot + log), writes in pebble mode take
 // checkpoints, and a restart opens Pebble and replays nothing.
 func TestPebbleModeImportAndRestart(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SnapCount = 20
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.ClientPortAddress, cfg.ClientPort = "127.0.0.1", 0
+	cfg := storageConfig(t, config.StorageMemory, func(c *config.Config) { c.SnapCount = 20 })
 	create := func(c *zk.Conn, from, to int) {
 		for i := from; i < to; i++ {
 			if _, err := c.Create(fmt.Sprintf("/n%03d", i), []byte(fmt.Sprint(i)), 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -96,13 +90,7 @@ func TestPebbleModeImportAndRestart(t *testing.T) {
 // log after the snapshot is replayed (a store stamped 0 would replay the
 // whole log over the snapshot's state).
 func TestPebbleImportReplaysOnlyAfterTheSnapshot(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.SnapCount = 20
-	if err := cfg.Resolve(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.ClientPortAddress, cfg.ClientPort = "127.0.0.1", 0
+	cfg := storageConfig(t, config.StorageMemory, func(c *config.Config) { c.SnapCount = 20 })
 	_, c, stop := startDurable(t, cfg)
 	for i := 0; i < 50; i++ {
 		if _, err := c.Create(fmt.Sprintf("/m%03d", i), []byte("v"), 0, zk.WorldACL(zk.PermAll)); err != nil {

@@ -15,11 +15,16 @@ import (
 	"github.com/zkserver/zkserver/txnlog"
 )
 
-func storageConfig(t *testing.T, engine string) *config.Config {
+// storageConfig is a resolved config in a new dataDir with the storage
+// engine and whatever set changes, serving on a free loopback port.
+func storageConfig(t *testing.T, engine string, set ...func(*config.Config)) *config.Config {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.StorageEngine = engine
+	for _, f := range set {
+		f(cfg)
+	}
 	if err := cfg.Resolve(); err != nil {
 		t.Fatal(err)
 	}

@@ -86,6 +86,15 @@ var (
 // its path; Cleanup (from TestMain) removes it.
 func ZkserverBinary(t testing.TB) string {
 	t.Helper()
+	bin, err := Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// Build is ZkserverBinary for a TestMain (no test to fail).
+func Build() (string, error) {
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "zkserver-test-bin-")
 		if buildErr != nil {
@@ -98,10 +107,7 @@ func ZkserverBinary(t testing.TB) string {
 			buildErr = fmt.Errorf("go build ./cmd/zkserver: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
+	return buildBin, buildErr
 }
 
 // Cleanup removes what the package built; call it from TestMain after
