@@ -163,11 +163,7 @@ func TestFollowerSyncTRUNC(t *testing.T) {
 	c.rejoin(leader, "TRUNC")
 	tree := c.checkSameTree(1, 2, 3)
 	c.expectPebbleLog(1, "pebble store rebuilt from a checkpoint for a truncation")
-	for p := range tree {
-		if strings.HasPrefix(p, "/ghost") {
-			t.Errorf("uncommitted node %s survived the TRUNC", p)
-		}
-	}
+	noGhosts(t, tree)
 	c.writeSome("/c", 20, 1, 2, 3)
 	c.checkSameTree(1, 2, 3)
 	c.waitQuiet(1, 2, 3)
@@ -375,11 +371,7 @@ func TestZKFollowerSyncsFromGo(t *testing.T) {
 	appendGhosts(t, logDir, last, 3)
 	c.rejoinZK(1, 3, "TRUNC")
 	tree := c.checkSameTree(1, 2, 3)
-	for p := range tree {
-		if strings.HasPrefix(p, "/ghost") {
-			t.Errorf("uncommitted node %s survived the TRUNC", p)
-		}
-	}
+	noGhosts(t, tree)
 	c.writeSome("/c", 20, 1, 2, 3)
 	c.checkSameTree(1, 2, 3)
 	c.waitQuiet(1, 2, 3)
@@ -396,5 +388,15 @@ func (c *cluster) expectPebbleLog(sid int, msg string) {
 	}
 	if !strings.Contains(c.log(sid), msg) {
 		c.t.Errorf("%s: pebble mode, but its log lacks %q", c.members[sid].name(), msg)
+	}
+}
+
+// noGhosts fails t when a node appendGhosts logged survived a TRUNC.
+func noGhosts(t *testing.T, tree map[string]znode) {
+	t.Helper()
+	for p := range tree {
+		if strings.HasPrefix(p, "/ghost") {
+			t.Errorf("uncommitted node %s survived the TRUNC", p)
+		}
 	}
 }
