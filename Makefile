@@ -20,7 +20,7 @@ test: vet
 
 # Short fuzz pass over every decoder (FUZZTIME per target).
 FUZZTIME ?= 10s
-FUZZ_PKGS ?= ./wire/ ./txnlog/ ./snapshot/ ./config/ ./election/ ./zab/
+FUZZ_PKGS ?= ./wire/ ./txnlog/ ./snapshot/ ./config/ ./electionrun/ ./zab/ ./zabrun/
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
 		for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \

@@ -1,14 +1,17 @@
-// Package election implements ZooKeeper 3.8's fast leader election (FLE)
-// and the election-port connection manager (QuorumCnxManager).
+// Package election implements the rules of ZooKeeper 3.8's fast leader
+// election (FLE).
 //
 // The rules live in Machine, a deterministic state machine with no
 // goroutines, sockets or clocks: time is passed in as a time.Duration since
 // an arbitrary origin, inputs are notifications and ticks, outputs are the
-// notifications to send and, at most once per election, a Decision. Runner
-// (runner.go) drives a Machine with the real clock over TCP (cnx.go).
+// notifications to send and, at most once per election, a Decision. The
+// I/O shell is package electionrun: its Runner drives a Machine with the
+// real clock over TCP, through the election-port connection manager
+// (ZooKeeper's QuorumCnxManager).
 package election
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -551,3 +554,18 @@ func (m *Machine) NextDeadline() (time.Duration, bool) {
 // NotificationInterval is the current notification timeout (for tests and
 // logs).
 func (m *Machine) NotificationInterval() time.Duration { return m.notTimeout }
+
+// StateName is the name ZooKeeper gives a server state (wire.State*).
+func StateName(s int32) string {
+	switch s {
+	case wire.StateLooking:
+		return "LOOKING"
+	case wire.StateFollowing:
+		return "FOLLOWING"
+	case wire.StateLeading:
+		return "LEADING"
+	case wire.StateObserving:
+		return "OBSERVING"
+	}
+	return fmt.Sprintf("state(%d)", s)
+}

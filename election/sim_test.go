@@ -145,8 +145,8 @@ func (s *sim) check(leader int64, observers map[int64]bool) {
 			want = wire.StateLeading
 		}
 		if d.Vote.Leader != leader || d.State != want {
-			s.t.Fatalf("server %d decided %s for %d, want %s for %d (all: %v)", id, stateName(d.State),
-				d.Vote.Leader, stateName(want), leader, s.decided)
+			s.t.Fatalf("server %d decided %s for %d, want %s for %d (all: %v)", id, StateName(d.State),
+				d.Vote.Leader, StateName(want), leader, s.decided)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 // Package quorum runs one member of a ZAB ensemble: it recovers the data
 // directories, takes part in fast leader election and runs the role the
-// election decides (zab.RunLeader or zab.RunLearner) with a client-facing
-// server.Server, then goes back to looking when the role ends. It is the
-// glue ZooKeeper calls QuorumPeer; the protocol lives in election/ and zab/.
+// election decides (zabrun.RunLeader or zabrun.RunLearner) with a
+// client-facing server.Server, then goes back to looking when the role
+// ends. It is the glue ZooKeeper calls QuorumPeer; the protocol lives in
+// the cores election/ and zab/, run on sockets and disks by their shells
+// electionrun/ and zabrun/.
 package quorum
 
 import (
@@ -19,19 +21,21 @@ import (
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/election"
+	"github.com/zkserver/zkserver/electionrun"
 	"github.com/zkserver/zkserver/metrics"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/tlsconf"
 	"github.com/zkserver/zkserver/wire"
 	"github.com/zkserver/zkserver/zab"
+	"github.com/zkserver/zkserver/zabrun"
 )
 
 // Peer is one ensemble member.
 type Peer struct {
 	cfg *config.Config
 	log *zap.Logger
-	env *zab.Env
-	el  *election.Runner
+	env *zabrun.Env
+	el  *electionrun.Runner
 	adm adminState // what the AdminServer reports (admin.go)
 }
 
@@ -55,11 +59,11 @@ func Open(cfg *config.Config, log *zap.Logger) (*Peer, error) {
 		return nil, err
 	}
 	snapDir, logDir := server.Dirs(cfg)
-	accepted, current, err := zab.LoadEpochs(snapDir, tree.LastZxid)
+	accepted, current, err := zabrun.LoadEpochs(snapDir, tree.LastZxid)
 	if err != nil {
 		return nil, err
 	}
-	env := &zab.Env{
+	env := &zabrun.Env{
 		Cfg: cfg, Log: log, SnapDir: snapDir, LogDir: logDir, Tree: tree,
 		Committed: zab.NewCommittedLog(500), Accepted: accepted, Current: current,
 		Rule: &server.SnapshotRule{SnapCount: cfg.SnapCount, SizeLimit: cfg.SnapSizeLimitInKb * 1024,
@@ -72,15 +76,15 @@ func Open(cfg *config.Config, log *zap.Logger) (*Peer, error) {
 	p := &Peer{cfg: cfg, log: log, env: env}
 	p.adm.init()
 	env.NewServer = p.newServer
-	var peers []election.PeerAddr
+	var peers []electionrun.PeerAddr
 	for _, q := range cfg.Servers {
-		peers = append(peers, election.PeerAddr{ID: q.ID, ElectionAddr: q.ElectionAddr(), Voter: q.Type == config.Participant})
+		peers = append(peers, electionrun.PeerAddr{ID: q.ID, ElectionAddr: q.ElectionAddr(), Voter: q.Type == config.Participant})
 	}
 	listen := self.ElectionAddr()
 	if cfg.QuorumListenOnAllIPs {
 		listen = net.JoinHostPort("", strconv.Itoa(self.ElectionPort))
 	}
-	el, err := election.Start(election.Options{
+	el, err := electionrun.Start(electionrun.Options{
 		MyID: cfg.MyID, ListenAddr: listen, Peers: peers, ConfigString: cfg.QuorumConfigString(),
 		Observer: self.Type == config.Observer, CnxTimeout: time.Duration(cfg.CnxTimeoutMs) * time.Millisecond,
 		Logger: log,
@@ -124,7 +128,7 @@ func (p *Peer) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		p.log.Info("election decided", zap.String("state", stateName(dec.State)), zap.Int64("leader", dec.Vote.Leader),
+		p.log.Info("election decided", zap.String("state", election.StateName(dec.State)), zap.Int64("leader", dec.Vote.Leader),
 			zap.String("zxid", fmt.Sprintf("0x%x", dec.Vote.Zxid)), zap.Int64("peer_epoch", dec.Vote.PeerEpoch),
 			zap.Duration("took", time.Since(start)))
 		metrics.Default().Elected(time.Since(start))
@@ -132,16 +136,16 @@ func (p *Peer) Run(ctx context.Context) error {
 		p.adm.elected(dec.Vote.Leader)
 		switch dec.State {
 		case wire.StateLeading:
-			err = zab.RunLeader(ctx, env)
+			err = zabrun.RunLeader(ctx, env)
 		case wire.StateFollowing, wire.StateObserving:
 			q, ok := p.server(dec.Vote.Leader)
 			if !ok {
 				err = fmt.Errorf("elected leader %d is not in the configuration", dec.Vote.Leader)
 				break
 			}
-			err = zab.RunLearner(ctx, env, q.ID, q.QuorumAddr(), dec.State == wire.StateObserving)
+			err = zabrun.RunLearner(ctx, env, q.ID, q.QuorumAddr(), dec.State == wire.StateObserving)
 		}
-		if err != nil && !errors.Is(err, zab.ErrRoleEnded) && ctx.Err() == nil {
+		if err != nil && !errors.Is(err, zabrun.ErrRoleEnded) && ctx.Err() == nil {
 			p.log.Error("role failed", zap.Error(err))
 		} else if err != nil && ctx.Err() == nil {
 			p.log.Info("role ended", zap.Error(err))
@@ -170,16 +174,4 @@ func (p *Peer) server(id int64) (config.QuorumServer, bool) {
 		}
 	}
 	return config.QuorumServer{}, false
-}
-
-func stateName(s int32) string {
-	switch s {
-	case wire.StateLeading:
-		return "LEADING"
-	case wire.StateFollowing:
-		return "FOLLOWING"
-	case wire.StateObserving:
-		return "OBSERVING"
-	}
-	return "LOOKING"
 }

@@ -4,8 +4,8 @@
 // clock over an in-memory network and disk that delay, drop, reorder,
 // duplicate, partition and crash (losing what was not fsynced).
 //
-// The shell here plays the part zab/run_leader.go, zab/run_learner.go,
-// zab/env.go and quorum/peer.go play for real servers: it executes the
+// The shell here plays the part zabrun/run_leader.go, zabrun/run_learner.go,
+// zabrun/env.go and quorum/peer.go play for real servers: it executes the
 // cores' actions, loops election → role → election, and after a role ends
 // applies every logged txn to the tree (Env.CatchUp). Invariants are
 // checked on every step; the first violation stops the run with a trace of
@@ -62,7 +62,7 @@ type Config struct {
 	CommitLogCount int
 	// NoDiskSync makes leaders plan syncs without their txn log.
 	NoDiskSync bool
-	// ShellAsToday models zab/env.go as it is now instead of ZooKeeper:
+	// ShellAsToday models zabrun/env.go as it is now instead of ZooKeeper:
 	// the committed window after a restart holds logged txns older than
 	// the snapshot (Env.FillCommitted), txns applied after a role ends do
 	// not enter it (Env.CatchUp), and a leader syncs from log entries

@@ -1,12 +1,10 @@
 package zab
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
+	"strconv"
 
-	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
 )
 
@@ -16,7 +14,7 @@ import (
 const DefaultSnapshotSizeFactor = 0.33
 
 // DiskLog is the leader's on-disk txn log as sync planning reads it
-// (NewDiskLog adapts a txnlog directory).
+// (zabrun.NewDiskLog adapts a txnlog directory).
 type DiskLog interface {
 	// From returns the entries from the start of the log file covering
 	// zxid (the newest file starting at or before it) on, in order, plus
@@ -157,6 +155,10 @@ func PlanSync(in SyncInput) (SyncPlan, error) {
 	}
 }
 
+// hexZxid formats like ZooKeeper's ZxidUtils.zxidToString
+// (Long.toHexString: two's complement, lower case, no 0x).
+func hexZxid(z int64) string { return strconv.FormatUint(uint64(z), 16) }
+
 // isNewEpochZxid reports a zxid with counter 0: what a server sets its
 // last processed zxid to on becoming leader, never the zxid of a txn.
 func isNewEpochZxid(z int64) bool { return z&0xffffffff == 0 }
@@ -243,71 +245,3 @@ func (q *syncQueue) walk(next func() (Entry, error), peer, maxZxid int64, hasMax
 	}
 	return queued, err
 }
-
-// NewDiskLog reads a txnlog directory (dataLogDir/version-2) for sync.
-func NewDiskLog(logDir string) DiskLog { return txnDiskLog{dir: logDir} }
-
-type txnDiskLog struct{ dir string }
-
-// From picks the newest segment starting at or before zxid and every later
-// one; their sizes on disk (preallocation included, as ZooKeeper counts
-// File.length) make up totalBytes. ok is false when no segment starts at
-// or before zxid or the first entry read is above zxid.
-func (d txnDiskLog) From(zxid int64) (EntryIterator, int64, bool, error) {
-	segs, err := txnlog.Segments(d.dir)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	idx := -1
-	for i, s := range segs {
-		if s.StartZxid <= zxid {
-			idx = i
-		}
-	}
-	if idx < 0 {
-		return nil, 0, false, nil
-	}
-	var total int64
-	for _, s := range segs[idx:] {
-		st, err := os.Stat(s.Path)
-		if err != nil {
-			return nil, 0, false, fmt.Errorf("zab: txn log: %w", err)
-		}
-		total += st.Size()
-	}
-	it, err := txnlog.NewIterator(d.dir, segs[idx].StartZxid)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	first, err := it.Next()
-	if err != nil && !errors.Is(err, io.EOF) {
-		it.Close()
-		return nil, 0, false, err
-	}
-	if err == nil && first.Zxid > zxid {
-		it.Close()
-		return nil, 0, false, nil
-	}
-	return &diskIter{it: it, first: Entry{Zxid: first.Zxid, Data: first.Data}, have: err == nil}, total, true, nil
-}
-
-// diskIter yields the entry From read ahead, then the rest.
-type diskIter struct {
-	it    *txnlog.Iterator
-	first Entry
-	have  bool
-}
-
-func (d *diskIter) Next() (Entry, error) {
-	if d.have {
-		d.have = false
-		return d.first, nil
-	}
-	e, err := d.it.Next()
-	if err != nil {
-		return Entry{}, err
-	}
-	return Entry{Zxid: e.Zxid, Data: e.Data}, nil
-}
-
-func (d *diskIter) Close() error { return d.it.Close() }

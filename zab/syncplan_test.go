@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"sync"
 	"testing"
 
-	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
 )
 
@@ -352,108 +350,6 @@ func TestPlanSyncDiskLog(t *testing.T) {
 			t.Fatal("iterator left open")
 		}
 	})
-}
-
-// A real txn log directory through NewDiskLog.
-func TestNewDiskLog(t *testing.T) {
-	dir := t.TempDir()
-	if _, _, ok, err := NewDiskLog(dir).From(e1 + 5); ok || err != nil {
-		t.Fatalf("empty dir: ok %v err %v", ok, err)
-	}
-	l, err := txnlog.Open(txnlog.Options{Dir: dir, PreAllocSize: 16 << 10, ForceSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	commit := func(es []Entry) {
-		t.Helper()
-		var tes []txnlog.Entry
-		for _, e := range es {
-			tes = append(tes, txnlog.Entry{Zxid: e.Zxid, Data: e.Data})
-		}
-		ch := make(chan error, 1)
-		l.Commit(tes, func(err error) { ch <- err })
-		if err := <-ch; err != nil {
-			t.Fatal(err)
-		}
-	}
-	all := ents("d", span(e1+1, e1+20)...)
-	commit(all[:10])
-	l.Roll()
-	commit(all[10:])
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	segs, err := txnlog.Segments(dir)
-	if err != nil || len(segs) != 2 || segs[1].StartZxid != e1+11 {
-		t.Fatalf("segments %+v %v", segs, err)
-	}
-	size := func(i int) int64 {
-		st, err := os.Stat(segs[i].Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Size()
-	}
-	readAll := func(it EntryIterator) []Entry {
-		t.Helper()
-		var out []Entry
-		for {
-			e, err := it.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, e)
-		}
-		if err := it.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	dl := NewDiskLog(dir)
-	for _, c := range []struct {
-		zxid  int64
-		ok    bool
-		from  int // index into all of the first entry
-		total int64
-	}{
-		{e1, false, 0, 0},
-		{e1 + 1, true, 0, size(0) + size(1)},
-		{e1 + 5, true, 0, size(0) + size(1)},
-		{e1 + 11, true, 10, size(1)},
-		{e1 + 15, true, 10, size(1)},
-		{e1 + 99, true, 10, size(1)},
-	} {
-		it, total, ok, err := dl.From(c.zxid)
-		if err != nil || ok != c.ok {
-			t.Fatalf("From(%#x): ok %v err %v", c.zxid, ok, err)
-		}
-		if !ok {
-			continue
-		}
-		if total != c.total {
-			t.Errorf("From(%#x): total %d, want %d", c.zxid, total, c.total)
-		}
-		if got := readAll(it); !reflect.DeepEqual(got, all[c.from:]) {
-			t.Errorf("From(%#x): %d entries, want %d from %#x", c.zxid, len(got), len(all)-c.from, all[c.from].Zxid)
-		}
-	}
-
-	committed := ents("c", span(e1+18, e1+20)...)
-	in := SyncInput{PeerLastZxid: e1 + 5, LastProcessedZxid: e1 + 20, Committed: committed, Disk: dl, SnapshotSizeFactor: 0.33}
-	requirePlan(t, in, SyncPlan{Kind: wire.PacketDiff, Zxid: e1 + 20,
-		Queue: append(pairs(all[5:18]), pairs(committed[1:])...), LastQueued: e1 + 20})
-	// files too large for the newest snapshot
-	in.NewestSnapshotSize = (size(0) + size(1)) * 2
-	requirePlan(t, in, snapPlan(e1+20))
-	in.NewestSnapshotSize = (size(0) + size(1)) * 4
-	requirePlan(t, in, SyncPlan{Kind: wire.PacketDiff, Zxid: e1 + 20,
-		Queue: append(pairs(all[5:18]), pairs(committed[1:])...), LastQueued: e1 + 20})
-	// the log starts after the peer: history gone
-	in.PeerLastZxid = e1
-	requirePlan(t, in, snapPlan(e1+20))
 }
 
 func TestCommittedLog(t *testing.T) {

@@ -1,4 +1,4 @@
-package zab
+package zabrun
 
 import (
 	"bufio"
@@ -18,6 +18,7 @@ import (
 	"github.com/zkserver/zkserver/tlsconf"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
+	"github.com/zkserver/zkserver/zab"
 )
 
 type fEvent struct {
@@ -25,7 +26,7 @@ type fEvent struct {
 	pkt  *wire.QuorumPacket
 	tree *datatree.Tree // SNAP: the tree read from the stream
 	zxid int64
-	req  *Request
+	req  *zab.Request
 	err  error
 }
 
@@ -40,7 +41,7 @@ const (
 // learnerRun is the shell of a follower or observer.
 type learnerRun struct {
 	env      *Env
-	core     *Learner
+	core     *zab.Learner
 	observer bool
 	ev       chan fEvent
 	done     chan struct{}
@@ -74,7 +75,7 @@ func RunLearner(ctx context.Context, env *Env, leaderID int64, addr string, obse
 	}
 	r := &learnerRun{env: env, observer: observer, ev: make(chan fEvent, 4096), done: make(chan struct{}),
 		tl: tl, start: start, revs: map[int64]chan bool{}}
-	r.core = NewLearner(LearnerConfig{ID: env.Cfg.MyID, Observer: observer, AcceptedEpoch: env.Accepted,
+	r.core = zab.NewLearner(zab.LearnerConfig{ID: env.Cfg.MyID, Observer: observer, AcceptedEpoch: env.Accepted,
 		CurrentEpoch: env.Current, LastZxid: env.Tree.LastZxid, InitLimit: env.Cfg.InitLimit,
 		SyncLimit: env.Cfg.SyncLimit, Touches: r.touches})
 	r.pc = newPeerConn(leaderID, nc, env.Log)
@@ -90,10 +91,7 @@ func RunLearner(ctx context.Context, env *Env, leaderID int64, addr string, obse
 	err = r.loop(ctx)
 	close(r.done)
 	r.pc.close()
-	r.srvMu.Lock()
-	srv := r.srv
-	r.srvMu.Unlock()
-	if srv != nil {
+	if srv := r.server(); srv != nil {
 		srv.Close()
 	}
 	r.tl.Sync()
@@ -229,16 +227,17 @@ func readUstring(br *bufio.Reader, _ *wire.Decoder) (string, error) {
 	return string(b), nil
 }
 
-func (r *learnerRun) serving() bool {
+// server is the server the role started (nil before it serves).
+func (r *learnerRun) server() *server.Server {
 	r.srvMu.Lock()
 	defer r.srvMu.Unlock()
-	return r.srv != nil
+	return r.srv
 }
 
+func (r *learnerRun) serving() bool { return r.server() != nil }
+
 func (r *learnerRun) touches() map[int64]int32 {
-	r.srvMu.Lock()
-	srv := r.srv
-	r.srvMu.Unlock()
+	srv := r.server()
 	if srv == nil {
 		return nil
 	}
@@ -252,7 +251,7 @@ func (r *learnerRun) loop(ctx context.Context) error {
 		return err
 	}
 	for {
-		var acts []Action
+		var acts []zab.Action
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -298,11 +297,11 @@ func (r *learnerRun) loop(ctx context.Context) error {
 	}
 }
 
-func (r *learnerRun) exec(acts []Action) error {
+func (r *learnerRun) exec(acts []zab.Action) error {
 	env := r.env
 	for _, a := range acts {
 		switch a := a.(type) {
-		case Send:
+		case zab.Send:
 			if a.Pkt.Type == wire.PacketPing && a.Pkt.Data == nil {
 				// ZooKeeper's LearnerHandler reads a PING's touch table
 				// with new ByteArrayInputStream(data) and no null check:
@@ -315,28 +314,28 @@ func (r *learnerRun) exec(acts []Action) error {
 				ce.Write(zap.Stringer("packet", &a.Pkt))
 			}
 			r.pc.push(a.Pkt)
-		case Append:
+		case zab.Append:
 			r.append(a.Entries)
-		case AppendSync:
+		case zab.AppendSync:
 			if len(a.Entries) > 0 {
 				r.append(a.Entries)
 			}
 			if err := r.tl.Sync(); err != nil {
 				return fmt.Errorf("%w: txn log: %v", ErrRoleEnded, err)
 			}
-		case Apply:
+		case zab.Apply:
 			if err := r.apply(a.Entries); err != nil {
 				return err
 			}
-		case ApplySyncDone:
+		case zab.ApplySyncDone:
 			if r.applyC != nil {
 				r.applyC <- []*server.Proposal{server.SyncDoneProposal()}
 			}
-		case PersistEpoch:
+		case zab.PersistEpoch:
 			if err := env.persistEpoch(a); err != nil {
 				return err
 			}
-		case Truncate:
+		case zab.Truncate:
 			env.Log.Info("truncating the txn log at the leader's request", zap.String("zxid", hex(a.Zxid)))
 			r.tl.Sync()
 			r.tl.Close()
@@ -349,7 +348,7 @@ func (r *learnerRun) exec(acts []Action) error {
 				return err
 			}
 			r.tl = tl
-		case TakeSnapshot:
+		case zab.TakeSnapshot:
 			if r.syncKind != wire.PacketSnap {
 				if err := env.snapshotNow(); err != nil {
 					return err
@@ -376,9 +375,9 @@ func (r *learnerRun) exec(acts []Action) error {
 				return err
 			}
 			r.tl = tl
-		case Serve:
+		case zab.Serve:
 			r.serve()
-		case Stop:
+		case zab.Stop:
 			env.Log.Warn("leaving the leader", zap.String("reason", a.Reason))
 			return fmt.Errorf("%w: %s", ErrRoleEnded, a.Reason)
 		}
@@ -386,27 +385,20 @@ func (r *learnerRun) exec(acts []Action) error {
 	return nil
 }
 
-func (r *learnerRun) append(entries []Entry) {
-	snap := r.env.appendLog(r.tl, entries, func(last int64, err error) {
+// append logs entries with group commit; the fsync comes back as an
+// event, and the snapshot rule may start a snapshot.
+func (r *learnerRun) append(entries []zab.Entry) {
+	r.env.appendLog(r.tl, entries, r.server, func(last int64, err error) {
 		if err != nil {
 			r.post(fEvent{kind: feLogFailed})
 			return
 		}
 		r.post(fEvent{kind: feDurable, zxid: last})
 	})
-	if !snap {
-		return
-	}
-	r.srvMu.Lock()
-	srv := r.srv
-	r.srvMu.Unlock()
-	if srv != nil {
-		srv.TakeSnapshot()
-	}
 }
 
 // apply hands committed txns to the server, or to the tree while syncing.
-func (r *learnerRun) apply(entries []Entry) error {
+func (r *learnerRun) apply(entries []zab.Entry) error {
 	props := make([]*server.Proposal, 0, len(entries))
 	for _, e := range entries {
 		r.env.Committed.Add(e)
@@ -469,7 +461,7 @@ func (c *learnerCommit) Start(apply func([]*server.Proposal)) {
 func (c *learnerCommit) Propose([]*server.Proposal) {}
 
 func (c *learnerCommit) Forward(f server.Forwarded) {
-	c.r.post(fEvent{kind: feForward, req: &Request{Session: f.Session, Cxid: f.Cxid, Op: f.Op, Body: f.Body, Auth: f.Auth}})
+	c.r.post(fEvent{kind: feForward, req: &zab.Request{Session: f.Session, Cxid: f.Cxid, Op: f.Op, Body: f.Body, Auth: f.Auth}})
 }
 
 func (c *learnerCommit) Revalidate(session int64, timeout int32) bool {

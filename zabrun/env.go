@@ -1,11 +1,14 @@
-package zab
+// Package zabrun is the I/O shell of package zab: it runs the Leader and
+// Learner cores on the quorum port's sockets, the txn log, the epoch files
+// and the client-facing server (RunLeader, RunLearner), with the local
+// state a role hands on to the next in Env.
+package zabrun
 
 import (
 	"bufio"
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
+	"github.com/zkserver/zkserver/zab"
 )
 
 // Env is the local state a role works on and hands on to the next role:
@@ -28,7 +32,7 @@ type Env struct {
 	Log             *zap.Logger
 	SnapDir, LogDir string
 	Tree            *datatree.Tree
-	Committed       *CommittedLog
+	Committed       *zab.CommittedLog
 	Accepted        int64
 	Current         int64
 	// NewServer builds the client-facing server of a role (it is then
@@ -58,8 +62,9 @@ func (e *Env) openLog() (*txnlog.Log, error) {
 
 // appendLog logs entries with group commit (done gets the last zxid, or
 // the error, once their fsync is over) and applies the randomized snapshot
-// rule: true means a snapshot is due and the log has been rolled for it.
-func (e *Env) appendLog(tl *txnlog.Log, entries []Entry, done func(last int64, err error)) bool {
+// rule: when a snapshot is due the log is rolled for it and the serving
+// server, srv's answer (nil before the role serves), takes it.
+func (e *Env) appendLog(tl *txnlog.Log, entries []zab.Entry, srv func() *server.Server, done func(last int64, err error)) {
 	le := make([]txnlog.Entry, len(entries))
 	for i, en := range entries {
 		le[i] = txnlog.Entry{Zxid: en.Zxid, Data: en.Data}
@@ -72,17 +77,20 @@ func (e *Env) appendLog(tl *txnlog.Log, entries []Entry, done func(last int64, e
 			snap = true
 		}
 	}
-	if snap {
-		tl.Roll()
+	if !snap {
+		return
 	}
-	return snap
+	tl.Roll()
+	if s := srv(); s != nil {
+		s.TakeSnapshot()
+	}
 }
 
-func (e *Env) persistEpoch(a PersistEpoch) error {
+func (e *Env) persistEpoch(a zab.PersistEpoch) error {
 	if err := WriteEpoch(e.SnapDir, a.Name, a.Epoch); err != nil {
 		return fmt.Errorf("writing %s: %w", a.Name, err)
 	}
-	if a.Name == AcceptedEpochFile {
+	if a.Name == zab.AcceptedEpochFile {
 		e.Accepted = a.Epoch
 	} else {
 		e.Current = a.Epoch
@@ -152,7 +160,7 @@ func (e *Env) CatchUp() error {
 			return fmt.Errorf("txn log %s: zxid %s: %w", e.LogDir, hex(en.Zxid), err)
 		}
 		e.Tree.Apply(&p.Hdr, &p.Txn)
-		e.Committed.Add(Entry{Zxid: en.Zxid, Data: en.Data})
+		e.Committed.Add(zab.Entry{Zxid: en.Zxid, Data: en.Data})
 		n++
 	}
 	if n > 0 {
@@ -183,7 +191,7 @@ func (e *Env) FillCommitted() error {
 			return nil
 		}
 		if en.Zxid >= from {
-			e.Committed.Add(Entry{Zxid: en.Zxid, Data: en.Data})
+			e.Committed.Add(zab.Entry{Zxid: en.Zxid, Data: en.Data})
 		}
 	}
 }
@@ -278,7 +286,7 @@ func (p *peerConn) writeLoop() {
 					if v.Zxid > 0 {
 						p.lastZxid.Store(v.Zxid)
 					}
-				case SendSync:
+				case zab.SendSync:
 					err = p.writeSync(bw, v)
 				}
 				p.queued.Add(-1)
@@ -297,7 +305,7 @@ func (p *peerConn) writeLoop() {
 	}
 }
 
-func (p *peerConn) writeSync(bw *bufio.Writer, s SendSync) error {
+func (p *peerConn) writeSync(bw *bufio.Writer, s zab.SendSync) error {
 	start := time.Now()
 	first := wire.QuorumPacket{Type: s.Plan.Kind, Zxid: s.Plan.Zxid}
 	if _, err := bw.Write(wire.AppendQuorumPacket(nil, &first)); err != nil {
@@ -331,7 +339,5 @@ func (p *peerConn) writeSync(bw *bufio.Writer, s SendSync) error {
 	return nil
 }
 
-// snapPath is where snapshots of the snap dir live (for logs).
-func snapPath(dir string, zxid int64) string {
-	return filepath.Join(dir, fmt.Sprintf("snapshot.%x", zxid))
-}
+// hex formats a zxid for logs and errors as the cores do.
+func hex(z int64) string { return fmt.Sprintf("0x%x", uint64(z)) }

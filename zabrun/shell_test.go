@@ -1,4 +1,4 @@
-package zab
+package zabrun
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/wire"
+	"github.com/zkserver/zkserver/zab"
 )
 
 // These tests run the real leader shell (RunLeader) against hand-written
@@ -61,7 +62,7 @@ func leaderEnv(t *testing.T) (*Env, int) {
 		t.Fatal(err)
 	}
 	snapDir, logDir := server.Dirs(cfg)
-	env := &Env{Cfg: cfg, Log: log, SnapDir: snapDir, LogDir: logDir, Tree: tree, Committed: NewCommittedLog(500),
+	env := &Env{Cfg: cfg, Log: log, SnapDir: snapDir, LogDir: logDir, Tree: tree, Committed: zab.NewCommittedLog(500),
 		Rule: &server.SnapshotRule{SnapCount: 100000, Rand: rand.New(rand.NewPCG(1, 2))}}
 	env.Rule.Next(0)
 	env.NewServer = func(tree *datatree.Tree, commit server.CommitPath, next int64, role server.Role) *server.Server {
@@ -129,7 +130,7 @@ func join(t *testing.T, env *Env, sid int64) *fakeLearner {
 	t.Helper()
 	nc := dialLeaderT(t, env)
 	f := &fakeLearner{t: t, nc: nc, br: bufio.NewReader(nc)}
-	li := wire.LearnerInfo{ServerID: sid, ProtocolVersion: ProtocolVersion}
+	li := wire.LearnerInfo{ServerID: sid, ProtocolVersion: zab.ProtocolVersion}
 	f.send(wire.QuorumPacket{Type: wire.PacketFollowerInfo, Data: wire.Marshal(&li)})
 	info := f.expect(wire.PacketLeaderInfo)
 	f.send(wire.QuorumPacket{Type: wire.PacketAckEpoch, Zxid: 0, Data: []byte{0, 0, 0, 0}})
@@ -165,7 +166,7 @@ func badPeers(t *testing.T, env *Env) {
 	cases := map[string][]byte{
 		"garbage":          []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
 		"not FOLLOWERINFO": wire.AppendQuorumPacket(nil, &wire.QuorumPacket{Type: wire.PacketAck, Zxid: 1}),
-		"unknown sid":      wire.AppendQuorumPacket(nil, &wire.QuorumPacket{Type: wire.PacketFollowerInfo, Data: li(9, ProtocolVersion)}),
+		"unknown sid":      wire.AppendQuorumPacket(nil, &wire.QuorumPacket{Type: wire.PacketFollowerInfo, Data: li(9, zab.ProtocolVersion)}),
 		"old protocol":     wire.AppendQuorumPacket(nil, &wire.QuorumPacket{Type: wire.PacketFollowerInfo, Data: li(1, 0)}),
 		"short info":       wire.AppendQuorumPacket(nil, &wire.QuorumPacket{Type: wire.PacketFollowerInfo, Data: []byte{1, 2, 3}}),
 		"oversized":        {0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff},
@@ -287,7 +288,7 @@ func TestLeaderShellStepsDownWhenFollowersVanish(t *testing.T) {
 	if env.Accepted != 1 || env.Current != 1 {
 		t.Fatalf("epochs after leading: accepted %d current %d, want 1 and 1", env.Accepted, env.Current)
 	}
-	if got, ok, _ := ReadEpoch(env.SnapDir, CurrentEpochFile); !ok || got != 1 {
+	if got, ok, _ := ReadEpoch(env.SnapDir, zab.CurrentEpochFile); !ok || got != 1 {
 		t.Fatalf("currentEpoch file: %d %v", got, ok)
 	}
 }

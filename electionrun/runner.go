@@ -1,4 +1,8 @@
-package election
+// Package electionrun is the I/O shell of package election: Runner drives
+// an election.Machine with the real clock on the election port, and the
+// connection manager (ZooKeeper's QuorumCnxManager, cnx.go) keeps one TCP
+// connection per peer.
+package electionrun
 
 import (
 	"context"
@@ -10,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zkserver/zkserver/election"
 	"github.com/zkserver/zkserver/wire"
 )
 
@@ -42,13 +47,13 @@ type Options struct {
 // ErrClosed is returned by LookForLeader after Close.
 var ErrClosed = errors.New("election: runner closed")
 
-// Runner runs a Machine with the real clock on the election port. It
+// Runner runs an election.Machine with the real clock on the election port. It
 // answers LOOKING peers at all times, from Start until Close.
 type Runner struct {
 	opts   Options
 	log    *zap.Logger
 	cnx    *cnxManager
-	m      *Machine
+	m      *election.Machine
 	origin time.Time
 
 	reqs      chan func()
@@ -57,7 +62,7 @@ type Runner struct {
 	exit      chan struct{}
 
 	// owned by the loop goroutine
-	waiting   chan Decision
+	waiting   chan election.Decision
 	startedAt time.Time
 	received  int
 }
@@ -83,7 +88,7 @@ func Start(o Options) (*Runner, error) {
 		_, realPort, _ := net.SplitHostPort(ln.Addr().String())
 		advertised = net.JoinHostPort(host, realPort)
 	}
-	cfg := Config{MyID: o.MyID, Observer: o.Observer, ConfigString: o.ConfigString,
+	cfg := election.Config{MyID: o.MyID, Observer: o.Observer, ConfigString: o.ConfigString,
 		FinalizeWait: o.FinalizeWait, MaxNotificationInterval: o.MaxNotificationInterval}
 	addrs := make(map[int64]string)
 	for _, p := range o.Peers {
@@ -100,7 +105,7 @@ func Start(o Options) (*Runner, error) {
 	r := &Runner{
 		opts:   o,
 		log:    log,
-		m:      NewMachine(cfg),
+		m:      election.NewMachine(cfg),
 		origin: time.Now(),
 		reqs:   make(chan func()),
 		done:   make(chan struct{}),
@@ -166,7 +171,7 @@ func (r *Runner) loop() {
 
 func hex(v int64) string { return fmt.Sprintf("0x%x", v) }
 
-func (r *Runner) apply(out Output) {
+func (r *Runner) apply(out election.Output) {
 	if out.Timeout {
 		if !r.cnx.haveDelivered() {
 			r.log.Info("election: notification timeout, reconnecting", zap.Duration("next", r.m.NotificationInterval()))
@@ -181,7 +186,7 @@ func (r *Runner) apply(out Output) {
 	}
 	if d := out.Decided; d != nil {
 		fields := []zap.Field{
-			zap.String("state", stateName(d.State)), zap.Int64("leader", d.Vote.Leader),
+			zap.String("state", election.StateName(d.State)), zap.Int64("leader", d.Vote.Leader),
 			zap.String("zxid", hex(d.Vote.Zxid)), zap.String("round", hex(d.Vote.ElectionEpoch)),
 			zap.String("peerEpoch", hex(d.Vote.PeerEpoch)), zap.Int("notifications", r.received),
 		}
@@ -194,7 +199,7 @@ func (r *Runner) apply(out Output) {
 				key = fmt.Sprintf("outOfElection.%d", v.From)
 			}
 			fields = append(fields, zap.String(key, fmt.Sprintf("%s leader=%d zxid=%s round=%s peerEpoch=%s",
-				stateName(v.State), v.Vote.Leader, hex(v.Vote.Zxid), hex(v.Vote.ElectionEpoch), hex(v.Vote.PeerEpoch))))
+				election.StateName(v.State), v.Vote.Leader, hex(v.Vote.Zxid), hex(v.Vote.ElectionEpoch), hex(v.Vote.PeerEpoch))))
 		}
 		r.log.Info("election: decided", fields...)
 		if r.waiting != nil {
@@ -202,20 +207,6 @@ func (r *Runner) apply(out Output) {
 			r.waiting = nil
 		}
 	}
-}
-
-func stateName(s int32) string {
-	switch s {
-	case wire.StateLooking:
-		return "LOOKING"
-	case wire.StateFollowing:
-		return "FOLLOWING"
-	case wire.StateLeading:
-		return "LEADING"
-	case wire.StateObserving:
-		return "OBSERVING"
-	}
-	return fmt.Sprintf("state(%d)", s)
 }
 
 // do runs f on the loop goroutine.
@@ -234,8 +225,8 @@ func (r *Runner) do(f func()) error {
 // the Runner is closed. lastZxid is the last logged zxid, currentEpoch the
 // currentEpoch file's value. If ctx ends first the election is abandoned
 // (the server stays LOOKING).
-func (r *Runner) LookForLeader(ctx context.Context, lastZxid, currentEpoch int64) (Decision, error) {
-	res := make(chan Decision, 1)
+func (r *Runner) LookForLeader(ctx context.Context, lastZxid, currentEpoch int64) (election.Decision, error) {
+	res := make(chan election.Decision, 1)
 	err := r.do(func() {
 		r.waiting = res
 		r.startedAt = time.Now()
@@ -248,7 +239,7 @@ func (r *Runner) LookForLeader(ctx context.Context, lastZxid, currentEpoch int64
 		r.apply(out)
 	})
 	if err != nil {
-		return Decision{}, err
+		return election.Decision{}, err
 	}
 	select {
 	case d := <-res:
@@ -265,14 +256,14 @@ func (r *Runner) LookForLeader(ctx context.Context, lastZxid, currentEpoch int64
 			return d, nil
 		default:
 		}
-		return Decision{}, ctx.Err()
+		return election.Decision{}, ctx.Err()
 	case <-r.exit:
-		return Decision{}, ErrClosed
+		return election.Decision{}, ErrClosed
 	}
 }
 
 // UpdateVote refreshes the vote we answer LOOKING servers with after a
-// successful sync (see Machine.UpdateVote).
+// successful sync (see election.Machine.UpdateVote).
 func (r *Runner) UpdateVote(zxid, peerEpoch int64) {
 	r.do(func() { r.m.UpdateVote(zxid, peerEpoch) })
 }
@@ -285,8 +276,8 @@ func (r *Runner) State() int32 {
 }
 
 // CurrentVote is the vote answered to LOOKING servers.
-func (r *Runner) CurrentVote() Vote {
-	var v Vote
+func (r *Runner) CurrentVote() election.Vote {
+	var v election.Vote
 	r.do(func() { v = r.m.CurrentVote() })
 	return v
 }

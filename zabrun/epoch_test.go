@@ -1,10 +1,12 @@
-package zab
+package zabrun
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zkserver/zkserver/zab"
 )
 
 func writeFile(t *testing.T, dir, name, content string) {
@@ -25,21 +27,21 @@ func fileContent(t *testing.T, dir, name string) string {
 
 func TestReadWriteEpoch(t *testing.T) {
 	dir := t.TempDir()
-	if _, ok, err := ReadEpoch(dir, CurrentEpochFile); ok || err != nil {
+	if _, ok, err := ReadEpoch(dir, zab.CurrentEpochFile); ok || err != nil {
 		t.Fatalf("missing file: ok %v err %v", ok, err)
 	}
 	for _, e := range []int64{4, 0, 1234567890123, -1} {
-		if err := WriteEpoch(dir, CurrentEpochFile, e); err != nil {
+		if err := WriteEpoch(dir, zab.CurrentEpochFile, e); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := ReadEpoch(dir, CurrentEpochFile)
+		got, ok, err := ReadEpoch(dir, zab.CurrentEpochFile)
 		if err != nil || !ok || got != e {
 			t.Fatalf("wrote %d, read %d ok %v err %v", e, got, ok, err)
 		}
 	}
 	// ASCII decimal, no newline (the live-verified one-byte file "4").
-	WriteEpoch(dir, AcceptedEpochFile, 4)
-	if c := fileContent(t, dir, AcceptedEpochFile); c != "4" {
+	WriteEpoch(dir, zab.AcceptedEpochFile, 4)
+	if c := fileContent(t, dir, zab.AcceptedEpochFile); c != "4" {
 		t.Fatalf("file holds %q, want \"4\"", c)
 	}
 	ents, _ := os.ReadDir(dir)
@@ -87,25 +89,25 @@ func TestLoadEpochs(t *testing.T) {
 		tmpGone        bool
 	}{
 		{name: "fresh: both created from the zxid's epoch", lastZxid: z3, accepted: 3, curr: 3,
-			after: files{AcceptedEpochFile: "3", CurrentEpochFile: "3"}},
+			after: files{zab.AcceptedEpochFile: "3", zab.CurrentEpochFile: "3"}},
 		{name: "empty database", lastZxid: 0, accepted: 0, curr: 0,
-			after: files{AcceptedEpochFile: "0", CurrentEpochFile: "0"}},
-		{name: "existing files kept", have: files{AcceptedEpochFile: "6", CurrentEpochFile: "5"}, lastZxid: 0x400000001,
-			accepted: 6, curr: 5, after: files{AcceptedEpochFile: "6", CurrentEpochFile: "5"}},
-		{name: "zxid epoch above current, no tmp", have: files{AcceptedEpochFile: "3", CurrentEpochFile: "2"}, lastZxid: z3,
+			after: files{zab.AcceptedEpochFile: "0", zab.CurrentEpochFile: "0"}},
+		{name: "existing files kept", have: files{zab.AcceptedEpochFile: "6", zab.CurrentEpochFile: "5"}, lastZxid: 0x400000001,
+			accepted: 6, curr: 5, after: files{zab.AcceptedEpochFile: "6", zab.CurrentEpochFile: "5"}},
+		{name: "zxid epoch above current, no tmp", have: files{zab.AcceptedEpochFile: "3", zab.CurrentEpochFile: "2"}, lastZxid: z3,
 			err: "the current epoch, 2, is older than the last zxid, 12884901893"},
-		{name: "zxid epoch above current, tmp used", have: files{AcceptedEpochFile: "3", CurrentEpochFile: "2", CurrentEpochFile + ".tmp": "3"},
-			lastZxid: z3, accepted: 3, curr: 3, after: files{CurrentEpochFile: "3"}, tmpGone: true},
-		{name: "missing current with tmp: created from the zxid, tmp ignored", have: files{CurrentEpochFile + ".tmp": "9"},
-			lastZxid: z3, accepted: 3, curr: 3, after: files{CurrentEpochFile: "3"}},
-		{name: "accepted below current", have: files{AcceptedEpochFile: "1", CurrentEpochFile: "2"}, lastZxid: 0x200000001,
+		{name: "zxid epoch above current, tmp used", have: files{zab.AcceptedEpochFile: "3", zab.CurrentEpochFile: "2", zab.CurrentEpochFile + ".tmp": "3"},
+			lastZxid: z3, accepted: 3, curr: 3, after: files{zab.CurrentEpochFile: "3"}, tmpGone: true},
+		{name: "missing current with tmp: created from the zxid, tmp ignored", have: files{zab.CurrentEpochFile + ".tmp": "9"},
+			lastZxid: z3, accepted: 3, curr: 3, after: files{zab.CurrentEpochFile: "3"}},
+		{name: "accepted below current", have: files{zab.AcceptedEpochFile: "1", zab.CurrentEpochFile: "2"}, lastZxid: 0x200000001,
 			err: "the accepted epoch, 1 is less than the current epoch, 2"},
-		{name: "missing accepted created below current", have: files{CurrentEpochFile: "5"}, lastZxid: z3,
-			err: "the accepted epoch, 3 is less than the current epoch, 5", after: files{AcceptedEpochFile: "3"}},
-		{name: "epochs printed in hex", have: files{AcceptedEpochFile: "10", CurrentEpochFile: "26"}, lastZxid: 0x1a00000001,
+		{name: "missing accepted created below current", have: files{zab.CurrentEpochFile: "5"}, lastZxid: z3,
+			err: "the accepted epoch, 3 is less than the current epoch, 5", after: files{zab.AcceptedEpochFile: "3"}},
+		{name: "epochs printed in hex", have: files{zab.AcceptedEpochFile: "10", zab.CurrentEpochFile: "26"}, lastZxid: 0x1a00000001,
 			err: "the accepted epoch, a is less than the current epoch, 1a"},
-		{name: "corrupt current", have: files{CurrentEpochFile: "x"}, lastZxid: z3, err: `found "x"`},
-		{name: "corrupt accepted", have: files{CurrentEpochFile: "3", AcceptedEpochFile: ""}, lastZxid: z3, err: "found null"},
+		{name: "corrupt current", have: files{zab.CurrentEpochFile: "x"}, lastZxid: z3, err: `found "x"`},
+		{name: "corrupt accepted", have: files{zab.CurrentEpochFile: "3", zab.AcceptedEpochFile: ""}, lastZxid: z3, err: "found null"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -126,7 +128,7 @@ func TestLoadEpochs(t *testing.T) {
 					t.Errorf("%s holds %q, want %q", n, got, v)
 				}
 			}
-			if _, err := os.Stat(filepath.Join(dir, CurrentEpochFile+".tmp")); c.tmpGone && !os.IsNotExist(err) {
+			if _, err := os.Stat(filepath.Join(dir, zab.CurrentEpochFile+".tmp")); c.tmpGone && !os.IsNotExist(err) {
 				t.Errorf("currentEpoch.tmp still present (%v)", err)
 			}
 		})

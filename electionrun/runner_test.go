@@ -1,4 +1,4 @@
-package election
+package electionrun
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/zkserver/zkserver/election"
 	"github.com/zkserver/zkserver/wire"
 )
 
@@ -92,11 +93,11 @@ func (e *ensemble) start(id int64, cnxTimeout time.Duration) *Runner {
 
 type result struct {
 	id  int64
-	d   Decision
+	d   election.Decision
 	err error
 }
 
-func (e *ensemble) elect(ctx context.Context, zxids map[int64]int64, epoch int64) map[int64]Decision {
+func (e *ensemble) elect(ctx context.Context, zxids map[int64]int64, epoch int64) map[int64]election.Decision {
 	e.t.Helper()
 	ch := make(chan result, len(zxids))
 	for id, z := range zxids {
@@ -105,7 +106,7 @@ func (e *ensemble) elect(ctx context.Context, zxids map[int64]int64, epoch int64
 			ch <- result{id, d, err}
 		}(id, z)
 	}
-	out := map[int64]Decision{}
+	out := map[int64]election.Decision{}
 	for range zxids {
 		r := <-ch
 		if r.err != nil {
@@ -116,7 +117,7 @@ func (e *ensemble) elect(ctx context.Context, zxids map[int64]int64, epoch int64
 	return out
 }
 
-func checkDecisions(t *testing.T, ds map[int64]Decision, leader int64) {
+func checkDecisions(t *testing.T, ds map[int64]election.Decision, leader int64) {
 	t.Helper()
 	for id, d := range ds {
 		want := wire.StateFollowing
@@ -124,8 +125,8 @@ func checkDecisions(t *testing.T, ds map[int64]Decision, leader int64) {
 			want = wire.StateLeading
 		}
 		if d.Vote.Leader != leader || d.State != want {
-			t.Fatalf("server %d decided %s %d, want %s %d (all %v)", id, stateName(d.State), d.Vote.Leader,
-				stateName(want), leader, ds)
+			t.Fatalf("server %d decided %s %d, want %s %d (all %v)", id, election.StateName(d.State), d.Vote.Leader,
+				election.StateName(want), leader, ds)
 		}
 	}
 }
@@ -149,7 +150,7 @@ func TestRunnersElectAndRejoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.State != wire.StateFollowing || d.Vote.Leader != 2 {
-		t.Fatalf("restarted server decided %s %d", stateName(d.State), d.Vote.Leader)
+		t.Fatalf("restarted server decided %s %d", election.StateName(d.State), d.Vote.Leader)
 	}
 	if r3.State() != wire.StateFollowing || r3.CurrentVote() != d.Vote {
 		t.Fatal("runner state not updated")
@@ -464,7 +465,7 @@ func TestRunnerObserver(t *testing.T) {
 	defer cancel()
 	ds := e.elect(ctx, map[int64]int64{1: 0x100000002, 2: 0x100000001, 3: 0x100000001, 4: 0x100000009}, 1)
 	if d := ds[4]; d.State != wire.StateObserving || d.Vote.Leader != 1 {
-		t.Fatalf("observer decided %s %d", stateName(d.State), d.Vote.Leader)
+		t.Fatalf("observer decided %s %d", election.StateName(d.State), d.Vote.Leader)
 	}
 	delete(ds, 4)
 	checkDecisions(t, ds, 1)

@@ -1,4 +1,4 @@
-package zab
+package zabrun
 
 import (
 	"bufio"
@@ -18,6 +18,7 @@ import (
 	"github.com/zkserver/zkserver/tlsconf"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
+	"github.com/zkserver/zkserver/zab"
 )
 
 // ErrRoleEnded is wrapped by the error a role returns when it ends for a
@@ -33,7 +34,7 @@ type lEvent struct {
 	obs     bool
 	zxid    int64
 	props   []*server.Proposal
-	entries []Entry
+	entries []zab.Entry
 }
 
 const (
@@ -50,7 +51,7 @@ const (
 // around the Leader core, all driven from one loop.
 type leaderRun struct {
 	env   *Env
-	core  *Leader
+	core  *zab.Leader
 	ev    chan lEvent
 	done  chan struct{}
 	peers map[int64]*peerConn
@@ -62,7 +63,7 @@ type leaderRun struct {
 	applyC     chan []*server.Proposal
 	appWG      sync.WaitGroup
 	metMu      sync.Mutex
-	met        LeaderMetrics
+	met        zab.LeaderMetrics
 	// servingSince is when the leader was established (leader_uptime)
 	servingSince time.Time
 	// observers are the synced observers' connections (AdminServer)
@@ -98,7 +99,7 @@ func RunLeader(ctx context.Context, env *Env) error {
 	for _, q := range cfg.Observers() {
 		observers = append(observers, q.ID)
 	}
-	r.core = NewLeader(LeaderConfig{
+	r.core = zab.NewLeader(zab.LeaderConfig{
 		ID: cfg.MyID, Voters: voters, Observers: observers,
 		AcceptedEpoch: env.Accepted, CurrentEpoch: env.Current, LastZxid: env.Tree.LastZxid,
 		InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit, ConfigString: cfg.QuorumConfigString(),
@@ -161,8 +162,8 @@ func (r *leaderRun) handshake(nc net.Conn) {
 		return
 	}
 	li, fields, err := wire.ParseLearnerInfo(p.Data)
-	if err == nil && fields >= 2 && li.ProtocolVersion < ProtocolVersion {
-		err = fmt.Errorf("protocol version 0x%x is older than 0x%x (pre-3.4 learners are not supported)", li.ProtocolVersion, ProtocolVersion)
+	if err == nil && fields >= 2 && li.ProtocolVersion < zab.ProtocolVersion {
+		err = fmt.Errorf("protocol version 0x%x is older than 0x%x (pre-3.4 learners are not supported)", li.ProtocolVersion, zab.ProtocolVersion)
 	}
 	if err != nil {
 		env.Log.Info("closing quorum connection: bad LearnerInfo", zap.String("remote", nc.RemoteAddr().String()), zap.Error(err))
@@ -231,7 +232,7 @@ func (r *leaderRun) loop(ctx context.Context) error {
 		return err
 	}
 	for {
-		var acts []Action
+		var acts []zab.Action
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -301,27 +302,27 @@ func (r *leaderRun) loop(ctx context.Context) error {
 	}
 }
 
-func (r *leaderRun) exec(acts []Action) error {
+func (r *leaderRun) exec(acts []zab.Action) error {
 	env := r.env
 	for _, a := range acts {
 		switch a := a.(type) {
-		case Send:
+		case zab.Send:
 			if ce := env.Log.Check(zap.DebugLevel, "quorum packet out"); ce != nil {
 				ce.Write(zap.Int64("sid", a.To), zap.Stringer("packet", &a.Pkt), zap.Bool("connected", r.peers[a.To] != nil))
 			}
 			if p := r.peers[a.To]; p != nil {
 				p.push(a.Pkt)
 			}
-		case SendSync:
+		case zab.SendSync:
 			if p := r.peers[a.To]; p != nil {
 				p.push(a)
 			}
-		case Append:
+		case zab.Append:
 			r.append(a.Entries)
 			if n := len(a.Entries); n > 0 {
 				metrics.Default().Proposed(a.Entries[0].Zxid, a.Entries[n-1].Zxid, n)
 			}
-		case Apply:
+		case zab.Apply:
 			props := make([]*server.Proposal, 0, len(a.Entries))
 			for _, e := range a.Entries {
 				p := r.mine[e.Zxid]
@@ -339,25 +340,25 @@ func (r *leaderRun) exec(acts []Action) error {
 			}
 			server.MarkCommitted(props)
 			r.applyC <- props
-		case ApplySyncDone:
+		case zab.ApplySyncDone:
 			p := r.localSyncs[0]
 			r.localSyncs = r.localSyncs[1:]
 			r.applyC <- []*server.Proposal{p}
-		case PersistEpoch:
+		case zab.PersistEpoch:
 			if err := env.persistEpoch(a); err != nil {
 				return err
 			}
-		case Serve:
+		case zab.Serve:
 			r.serve(a.NextZxid)
-		case Submit:
+		case zab.Submit:
 			if srv := r.srv; srv != nil {
 				srv.SubmitForwarded(server.Forwarded{From: a.From, Session: a.Req.Session, Cxid: a.Req.Cxid, Op: a.Req.Op, Body: a.Req.Body, Auth: a.Req.Auth})
 			}
-		case Touch:
+		case zab.Touch:
 			if r.srv != nil {
 				r.srv.TouchSessions(a.Sessions)
 			}
-		case Revalidate:
+		case zab.Revalidate:
 			metrics.Default().Revalidated()
 			valid := r.srv != nil && r.srv.RevalidateSession(a.From, a.Session, a.Timeout)
 			e := wire.Encoder{}
@@ -366,14 +367,14 @@ func (r *leaderRun) exec(acts []Action) error {
 			if p := r.peers[a.From]; p != nil {
 				p.push(wire.QuorumPacket{Type: wire.PacketRevalidate, Zxid: -1, Data: e.B})
 			}
-		case Drop:
+		case zab.Drop:
 			env.Log.Info("dropping learner", zap.Int64("sid", a.Sid), zap.String("reason", a.Reason))
 			if p := r.peers[a.Sid]; p != nil {
 				p.close()
 				delete(r.peers, a.Sid)
 			}
 			r.core.Gone(a.Sid)
-		case Stop:
+		case zab.Stop:
 			env.Log.Warn("leader stepping down", zap.String("reason", a.Reason))
 			return fmt.Errorf("%w: %s", ErrRoleEnded, a.Reason)
 		}
@@ -383,17 +384,14 @@ func (r *leaderRun) exec(acts []Action) error {
 
 // append logs entries with group commit; the fsync comes back as an
 // event, and the snapshot rule may start a snapshot.
-func (r *leaderRun) append(entries []Entry) {
-	snap := r.env.appendLog(r.tl, entries, func(last int64, err error) {
+func (r *leaderRun) append(entries []zab.Entry) {
+	r.env.appendLog(r.tl, entries, r.server, func(last int64, err error) {
 		if err != nil {
 			r.post(lEvent{kind: evLogFailed})
 			return
 		}
 		r.post(lEvent{kind: evDurable, zxid: last})
 	})
-	if snap && r.srv != nil {
-		r.srv.TakeSnapshot()
-	}
 }
 
 func (r *leaderRun) serve(next int64) {
@@ -436,13 +434,13 @@ func (c *leaderCommit) Start(apply func([]*server.Proposal)) {
 }
 
 func (c *leaderCommit) Propose(batch []*server.Proposal) {
-	entries := make([]Entry, len(batch))
+	entries := make([]zab.Entry, len(batch))
 	for i, p := range batch {
 		data := server.EncodeTxn(&p.Hdr, &p.Txn)
 		if p.HasDigest {
 			data = server.EncodeTxnDigest(&p.Hdr, &p.Txn, p.Digest)
 		}
-		entries[i] = Entry{Zxid: p.Hdr.Zxid, Data: data}
+		entries[i] = zab.Entry{Zxid: p.Hdr.Zxid, Data: data}
 	}
 	c.r.post(lEvent{kind: evPropose, props: batch, entries: entries})
 }

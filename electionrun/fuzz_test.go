@@ -1,4 +1,4 @@
-package election
+package electionrun
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zkserver/zkserver/election"
 	"github.com/zkserver/zkserver/wire"
 )
 
@@ -27,10 +28,10 @@ func (l *idleListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0
 
 // FuzzInboundConnection feeds arbitrary bytes to the accepting side of an
 // election connection (initial message, tie-break, frames) and every
-// delivered body to a Machine, as the Runner does. The decoders themselves
-// are fuzzed in wire (FuzzInitialMessage, FuzzNotification); what is new
-// here is their composition on a stream and the Machine's handling of any
-// notification a peer can make it decode.
+// delivered body to an election.Machine, as the Runner does. The decoders
+// themselves are fuzzed in wire (FuzzInitialMessage, FuzzNotification);
+// what is new here is their composition on a stream and the Machine's
+// handling of any notification a peer can make it decode.
 func FuzzInboundConnection(f *testing.F) {
 	init := func(sid int64) []byte {
 		return wire.Marshal(&wire.InitialMessage{Version: wire.ElectionProtocolV1, SID: sid, Addr: "127.0.0.1:1"})
@@ -71,7 +72,7 @@ func FuzzInboundConnection(f *testing.F) {
 			time.Sleep(time.Millisecond)
 		}
 		c.close()
-		m := NewMachine(Config{MyID: 2, Voters: []int64{1, 2, 3}})
+		m := election.NewMachine(election.Config{MyID: 2, Voters: []int64{1, 2, 3}})
 		m.StartLooking(0, 0, 0)
 		for {
 			select {
