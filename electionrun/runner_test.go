@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -14,24 +15,16 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/zkserver/zkserver/election"
+	"github.com/zkserver/zkserver/internal/testkit"
 	"github.com/zkserver/zkserver/wire"
 )
 
-// freeAddrs reserves n loopback ports (free a moment ago).
+// freeAddrs reserves n loopback ports (testkit.FreePorts).
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var lns []net.Listener
 	var addrs []string
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
+	for _, p := range testkit.FreePorts(t, n) {
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 	}
 	return addrs
 }

@@ -14,30 +14,9 @@ import (
 	"time"
 
 	"github.com/zkserver/zkserver/election"
+	"github.com/zkserver/zkserver/internal/testkit"
 	"github.com/zkserver/zkserver/wire"
 )
-
-const zkJar = "/usr/share/java/zookeeper.jar"
-
-// requireZK skips without java or ZooKeeper's jar unless ZKSERVER_REQUIRE_ZK
-// is set, in which case it fails.
-func requireZK(t *testing.T) {
-	t.Helper()
-	var missing []string
-	if _, err := exec.LookPath("java"); err != nil {
-		missing = append(missing, "java")
-	}
-	if _, err := os.Stat(zkJar); err != nil {
-		missing = append(missing, zkJar)
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("ZKSERVER_REQUIRE_ZK") != "" {
-		t.Fatalf("ZKSERVER_REQUIRE_ZK is set but %s missing (apt-get install zookeeper)", strings.Join(missing, " and "))
-	}
-	t.Skipf("%s missing; set ZKSERVER_REQUIRE_ZK=1 to make this a failure", strings.Join(missing, " and "))
-}
 
 // zkEnsemble is the layout of a 3-member ensemble on loopback: sid 1 is
 // ours, 2 and 3 are Apache ZooKeeper.
@@ -58,7 +37,7 @@ type zkProc struct {
 }
 
 func newZKEnsemble(t *testing.T) *zkEnsemble {
-	requireZK(t)
+	testkit.RequireZK(t, false)
 	a := freeAddrs(t, 9)
 	e := &zkEnsemble{t: t, dir: t.TempDir(), procs: map[int64]*zkProc{}}
 	var cfg []string
@@ -135,7 +114,7 @@ func (e *zkEnsemble) startZK(sid int64) {
 	if err := os.WriteFile(filepath.Join(dir, "log4j.properties"), []byte(props), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cp := strings.Join([]string{dir, zkJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
+	cp := strings.Join([]string{dir, testkit.ZKJar, "/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar"}, ":")
 	cmd := exec.Command("java", "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-Dlog4j.configuration=file:"+filepath.Join(dir, "log4j.properties"),
 		"-Dzookeeper.admin.enableServer=false",

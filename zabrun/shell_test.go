@@ -18,6 +18,7 @@ import (
 
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
+	"github.com/zkserver/zkserver/internal/testkit"
 	"github.com/zkserver/zkserver/server"
 	"github.com/zkserver/zkserver/wire"
 	"github.com/zkserver/zkserver/zab"
@@ -26,16 +27,6 @@ import (
 // These tests run the real leader shell (RunLeader) against hand-written
 // learners speaking raw quorum packets, and against bad peers.
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // leaderEnv builds the Env of server 3 in a 3-voter ensemble on loopback.
 func leaderEnv(t *testing.T) (*Env, int) {
 	t.Helper()
@@ -43,11 +34,11 @@ func leaderEnv(t *testing.T) (*Env, int) {
 	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("3"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	client := freePort(t)
+	client := testkit.FreePort(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n", dir, client)
 	for id := 1; id <= 3; id++ {
-		fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d\n", id, freePort(t), freePort(t))
+		fmt.Fprintf(&b, "server.%d=127.0.0.1:%d:%d\n", id, testkit.FreePort(t), testkit.FreePort(t))
 	}
 	cfg, err := config.Parse(strings.NewReader(b.String()))
 	if err != nil {
