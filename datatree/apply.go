@@ -195,13 +195,17 @@ func (t *Tree) delete(path string, zxid int64, r *Result) wire.Err {
 		return wire.ErrNoNode
 	}
 	n := t.child(parent, name, path)
-	if n == nil {
-		return wire.ErrNoNode
-	}
 	if zxid > parent.Pzxid {
 		t.undigest(parentPath, parent)
 		parent.Pzxid = zxid
 		t.redigest(parentPath, parent)
+	}
+	if n == nil {
+		// a child deleted while a fuzzy snapshot was written is missing
+		// from it: replaying its delete still moves the parent's pzxid,
+		// as ZooKeeper's DataTree.deleteNode does before its NoNode
+		t.store.Update(parentPath, parent)
+		return wire.ErrNoNode
 	}
 	t.unlink(parentPath, parent, name, path, n) // records the parent
 	t.undigest(path, n)

@@ -290,13 +290,23 @@ func TestApplyReplayTolerance(t *testing.T) {
 			t.Fatalf("root cversion %d pzxid %d", root.Cversion, root.Pzxid)
 		}
 
-		// missing nodes
-		before = dumpTree(tr)
+		// missing nodes: a delete (as ZooKeeper's DataTree.deleteNode,
+		// for a child a fuzzy snapshot missed) still moves the parent's
+		// pzxid, and nothing else
 		for _, typ := range []wire.Op{wire.OpDelete, wire.OpDeleteContainer} {
+			before = dumpTree(tr)
 			if r := tr.Apply(hdr(12, sess1), &wire.Txn{Type: typ, Path: "/nope"}); r.Err != wire.ErrNoNode || len(r.Events) != 0 {
 				t.Fatalf("%v missing: %+v", typ, r)
 			}
+			if root := tr.Get("/"); root.Pzxid != 12 || root.Cversion != 7 {
+				t.Fatalf("%v missing: root cversion %d pzxid %d, want 7 and 12", typ, root.Cversion, root.Pzxid)
+			}
+			after := dumpTree(tr)
+			if !reflect.DeepEqual(before.Nodes[1:], after.Nodes[1:]) || before.DataSize != after.DataSize {
+				t.Fatalf("%v missing: nodes other than the parent changed", typ)
+			}
 		}
+		before = dumpTree(tr)
 		if r := tr.Apply(hdr(13, sess1), &wire.Txn{Type: wire.OpSetData, Path: "/nope", Data: []byte("x"), Version: 1}); r.Err != wire.ErrNoNode {
 			t.Fatalf("setData missing: %v", r.Err)
 		}
