@@ -145,8 +145,8 @@ func (t *Tree) child(parent *Node, name, path string) *Node {
 	if t.mem != nil {
 		return parent.children[name]
 	}
-	if name == "" {
-		return nil
+	if name == "" || parent.numChildren == 0 {
+		return nil // no lookup for the first child
 	}
 	return t.store.Get(path)
 }

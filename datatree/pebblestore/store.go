@@ -23,18 +23,28 @@
 // # Writes
 //
 // The tree mutates the node it got from Get in place and then calls Update
-// (or Add/Remove); the store encodes the node into one open indexed batch
-// right away (write-through per touched node) and keeps the node in its
-// decoded-node cache. Reads go through the batch, so they see everything
-// applied. datatree.Tree calls Commit after every txn: the store commits
-// the batch (with the meta key: the last applied zxid and the tree's
-// counters) once it holds BatchBytes, or when forced (Tree.Sync). Pebble's
-// WAL is disabled: the ZooKeeper txn log is the write-ahead log. A crash
-// loses the memtables, never part of a batch, so what Pebble holds after a
+// (or Add/Remove); the store keeps the node among its pending changes
+// (node records by path, child index and owner changes, dropped subtrees)
+// and in its decoded-node cache. The pending changes are authoritative over
+// Pebble's committed state, so reads never go through a batch: Get looks
+// in the cache, the pending changes, a small cache of paths found missing
+// (a create looks its path up twice), then seeks a pooled iterator over
+// the committed state with bloom filters on every level. datatree.Tree
+// calls Commit after every txn: once the pending changes make about
+// BatchBytes, or when forced (Tree.Sync), the store writes them in one
+// batch with the meta key (the last applied zxid and the tree's counters),
+// each touched node once however often the txns changed it. Pebble's WAL is
+// disabled: the ZooKeeper txn log is the write-ahead log. A crash loses
+// the memtables, never part of a batch, so what Pebble holds after a
 // restart is the tree as of the zxid in its meta key, and the server
 // replays the log after it. Flush makes every committed batch durable and
 // reports the zxid the log may be purged up to. Commit, Flush, Checkpoint
 // and Close are serialised by the store; a closed store refuses them.
+//
+// Deleting a node that still has children (only a log replayed over a
+// fuzzy snapshot does) drops its subtree, as the memory store does: the
+// commit writes range deletions for the subtree's records, child index
+// and owner keys before the pending writes.
 //
 // # Views
 //
@@ -51,15 +61,20 @@
 // # Concurrency
 //
 // As the tree: many readers (Get, AppendChildNames) or one writer. The
-// decoded-node cache has its own lock.
+// decoded-node and missing-path caches have their own lock, the pooled
+// iterators a channel.
 package pebblestore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -80,20 +95,36 @@ type Options struct {
 	// BatchBytes is the size at which a pending batch is committed
 	// (default 4 MiB).
 	BatchBytes int
-	Logger     *zap.Logger
+	// MemTableSize is Pebble's memtable size (default 32 MiB; Pebble
+	// keeps up to two).
+	MemTableSize int
+	Logger       *zap.Logger
 }
 
 // Store is a datatree.Durable on Pebble.
 type Store struct {
 	db    *pebble.DB
-	b     *pebble.Batch // open indexed batch
+	b     *pebble.Batch // open batch: sessions and ACLs
 	opts  Options
 	log   *zap.Logger
 	meta  datatree.Meta // as of the last Commit call
 	dirty bool          // meta changed since the batch was committed
 
-	mu    sync.Mutex // guards cache
-	cache map[string]*datatree.Node
+	// Changes since the last committed batch, authoritative over Pebble's
+	// committed state; the commit writes them. Only the writer changes
+	// them (readers and the writer never run at once).
+	pend      map[string]*datatree.Node  // path -> node (nil: deleted)
+	kids      map[string]map[string]bool // parent -> name -> added/removed
+	owners    map[string]int64           // path -> ephemeralOwner (0: deleted)
+	gone      []string                   // nodes whose subtrees were dropped
+	pendBytes int                        // about the size of the batch they make
+
+	mu     sync.RWMutex // guards cache and absent
+	cache  map[string]*datatree.Node
+	absent map[string]struct{} // paths recently found missing
+
+	iters chan *pointIter // idle point-read iterators
+	gen   atomic.Uint64   // committed-state generation of the iterators
 
 	life   sync.Mutex // orders Commit, Flush, Checkpoint and Close
 	closed bool
@@ -118,6 +149,9 @@ func Open(o Options) (*Store, error) {
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 4 << 20
 	}
+	if o.MemTableSize <= 0 {
+		o.MemTableSize = 32 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
@@ -131,6 +165,7 @@ func Open(o Options) (*Store, error) {
 		DisableWAL:         true,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             o.Logger.WithOptions(zap.AddCallerSkip(1)).Sugar(),
+		MemTableSize:       uint64(o.MemTableSize),
 	}
 	// bloom filters: a create first looks its path up, and misses
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
@@ -138,8 +173,9 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
-	s := &Store{db: db, opts: o, log: o.Logger, cache: map[string]*datatree.Node{}}
-	s.b = db.NewIndexedBatch()
+	s := &Store{db: db, opts: o, log: o.Logger, cache: map[string]*datatree.Node{}, absent: map[string]struct{}{}, iters: make(chan *pointIter, 8)}
+	s.b = db.NewBatch()
+	s.resetPending()
 	st, err := s.readMeta()
 	if err != nil {
 		db.Close()
@@ -159,6 +195,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.dropIters()
 	if s.b != nil {
 		s.b.Close()
 		s.b = nil
@@ -205,6 +242,7 @@ func (s *Store) flushLocked() (int64, error) {
 	if err := s.db.Flush(); err != nil {
 		return 0, fmt.Errorf("pebblestore: flush: %w", err)
 	}
+	s.dropIters()
 	s.durableZxid = zxid
 	return zxid, nil
 }
@@ -276,31 +314,135 @@ func (s *Store) fail(err error) {
 	}
 }
 
-// Get returns the node at path (a canonical path, "/" for the root).
+// Get returns the node at path (a canonical path, "/" for the root): from
+// the decoded-node cache, else the pending changes, else Pebble.
 func (s *Store) Get(path string) *datatree.Node {
-	s.mu.Lock()
+	s.mu.RLock()
 	n := s.cache[path]
-	s.mu.Unlock()
-	if n != nil {
+	_, no := s.absent[path]
+	s.mu.RUnlock()
+	if n != nil || no {
 		return n
 	}
-	v, closer, err := s.b.Get(nodeKey(make([]byte, 0, len(path)+1), path))
-	if err != nil {
-		if !errors.Is(err, pebble.ErrNotFound) {
-			s.log.Error("pebble store read failed", zap.String("path", path), zap.Error(err))
+	if n, ok := s.pend[path]; ok {
+		if n != nil {
+			s.cacheNode(path, n)
 		}
+		return n
+	}
+	if s.dropped(path, true) {
 		return nil
 	}
-	n, err = datatree.DecodeRecord(v)
-	closer.Close()
+	var kb [64]byte
+	n, err := s.read(nodeKey(kb[:0], path))
 	if err != nil {
-		s.log.Error("bad node record", zap.String("path", path), zap.Error(err))
+		s.log.Error("pebble store read failed", zap.String("path", path), zap.Error(err))
+		return nil
+	}
+	if n == nil {
+		s.noteAbsent(path)
 		return nil
 	}
 	n.Bind(s, path)
+	return s.cacheNode(path, n)
+}
+
+// absentEntries bounds the cache of missing paths.
+const absentEntries = 4096
+
+// noteAbsent remembers that path is missing from the committed state and
+// the pending changes: a create looks its path up twice (the server's
+// preparer, then the tree), and both miss. Adding a node forgets it, so an
+// entry is never stale.
+func (s *Store) noteAbsent(path string) {
+	path = strings.Clone(path)
+	s.mu.Lock()
+	if len(s.absent) >= absentEntries {
+		drop := len(s.absent) / 8
+		for k := range s.absent {
+			if drop == 0 {
+				break
+			}
+			delete(s.absent, k)
+			drop--
+		}
+	}
+	s.absent[path] = struct{}{}
+	s.mu.Unlock()
+}
+
+// pointIter is an idle iterator over the committed state for point reads.
+type pointIter struct {
+	it  *pebble.Iterator
+	gen uint64
+}
+
+// read decodes the node record at key in the committed state (nil, nil
+// when absent). It seeks a pooled iterator rather than calling Get: a Get
+// builds an iterator stack per call and skips the bloom filters of the
+// last level, where a create's existence check misses.
+func (s *Store) read(key []byte) (*datatree.Node, error) {
+	gen := s.gen.Load()
+	var pi *pointIter
+	select {
+	case pi = <-s.iters:
+		if pi.gen != gen {
+			pi.it.Close()
+			pi = nil
+		}
+	default:
+	}
+	if pi == nil {
+		it, err := s.db.NewIter(&pebble.IterOptions{UseL6Filters: true})
+		if err != nil {
+			return nil, err
+		}
+		pi = &pointIter{it: it, gen: gen}
+	}
+	var n *datatree.Node
+	var err error
+	if pi.it.SeekPrefixGE(key) && bytes.Equal(pi.it.Key(), key) {
+		var v []byte
+		if v, err = pi.it.ValueAndErr(); err == nil {
+			if n, err = datatree.DecodeRecord(v); err != nil {
+				err = fmt.Errorf("%w (key %q)", err, key)
+			}
+		}
+	} else {
+		err = pi.it.Error()
+	}
+	if pi.gen != s.gen.Load() {
+		pi.it.Close()
+		return n, err
+	}
+	select {
+	case s.iters <- pi:
+	default:
+		pi.it.Close()
+	}
+	return n, err
+}
+
+// dropIters closes the idle point-read iterators: after a commit they no
+// longer see the committed state, after a flush they pin its memtable.
+func (s *Store) dropIters() {
+	s.gen.Add(1)
+	for {
+		select {
+		case pi := <-s.iters:
+			pi.it.Close()
+		default:
+			return
+		}
+	}
+}
+
+// cacheNode makes n the cached node at path unless another reader cached
+// one first, and returns the cached node.
+func (s *Store) cacheNode(path string, n *datatree.Node) *datatree.Node {
 	s.mu.Lock()
 	if c := s.cache[path]; c != nil {
-		n = c // another reader decoded it first
+		n = c
 	} else {
 		s.cacheLocked(path, n)
 	}
@@ -309,7 +451,8 @@ func (s *Store) Get(path string) *datatree.Node {
 }
 
 // cacheLocked inserts n, evicting about an eighth of the entries (in map
-// order, which is random) when the cache is full.
+// order, which is random) when the cache is full. Evicting a pending node
+// loses nothing: s.pend holds it until the batch is committed.
 func (s *Store) cacheLocked(path string, n *datatree.Node) {
 	if len(s.cache) >= s.opts.NodeCacheEntries {
 		drop := len(s.cache) / 8
@@ -324,75 +467,161 @@ func (s *Store) cacheLocked(path string, n *datatree.Node) {
 	s.cache[path] = n
 }
 
+// dropped reports whether path lies in a subtree dropped since the last
+// commit: strictly below a dropped node (strict), or below or at one
+// (its committed children are gone too).
+func (s *Store) dropped(path string, strict bool) bool {
+	for _, g := range s.gone {
+		if len(path) > len(g) && path[len(g)] == '/' && path[:len(g)] == g || !strict && path == g {
+			return true
+		}
+	}
+	return false
+}
+
 // AppendChildNames appends the children of path in byte order: one prefix
-// scan of the child index.
+// scan of the committed child index merged with the pending changes.
 func (s *Store) AppendChildNames(path string, dst []string) []string {
-	lo := childPrefix(path)
-	it, err := s.b.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: upper(lo)})
-	if err != nil {
-		s.log.Error("pebble store scan failed", zap.String("path", path), zap.Error(err))
-		return dst
+	kids := s.kids[path]
+	var adds []string
+	for name, add := range kids {
+		if add {
+			adds = append(adds, name)
+		}
 	}
-	for ok := it.First(); ok; ok = it.Next() {
-		dst = append(dst, string(it.Key()[len(lo):]))
+	sort.Strings(adds)
+	if !s.dropped(path, false) {
+		lo := childPrefix(path)
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: upper(lo)})
+		if err != nil {
+			s.log.Error("pebble store scan failed", zap.String("path", path), zap.Error(err))
+			return dst
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			name := it.Key()[len(lo):]
+			if kids != nil {
+				if _, ok := kids[string(name)]; ok {
+					continue // removed, or added again (in adds)
+				}
+			}
+			for len(adds) > 0 && adds[0] < string(name) {
+				dst, adds = append(dst, adds[0]), adds[1:]
+			}
+			dst = append(dst, string(name))
+		}
+		if err := it.Close(); err != nil {
+			s.log.Error("pebble store scan failed", zap.String("path", path), zap.Error(err))
+		}
 	}
-	if err := it.Close(); err != nil {
-		s.log.Error("pebble store scan failed", zap.String("path", path), zap.Error(err))
-	}
-	return dst
+	return append(dst, adds...)
 }
 
-func (s *Store) putNode(path string, n *datatree.Node) {
-	s.key = nodeKey(s.key, path)
-	s.val = datatree.AppendRecord(s.val[:0], n)
-	s.fail(s.b.Set(s.key, s.val, nil))
-}
-
-// Update writes n through to the batch and makes it the cached node.
+// Update records that n (at path) changed: it is pending until the next
+// commit writes it, and cached.
 func (s *Store) Update(path string, n *datatree.Node) {
-	s.putNode(path, n)
 	n.Bind(s, path)
-	s.mu.Lock()
-	if s.cache[path] != n {
+	if old, ok := s.pend[path]; !ok || old == nil {
+		s.pendBytes += 1 + len(path) + recordBytes + len(n.Data)
+	}
+	s.pend[path] = n
+	s.mu.RLock()
+	c := s.cache[path]
+	_, no := s.absent[path]
+	s.mu.RUnlock()
+	if c != n || no {
+		s.mu.Lock()
+		delete(s.absent, path)
 		s.cacheLocked(path, n)
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 }
 
-// Add writes the new node, its child index entry and its owner.
+// recordBytes is about the size of a record without its data.
+const recordBytes = 74
+
+// child records that parent gained (add) or lost child name. parent and
+// name share the storage of path (Join(parent, name)), which must not pin
+// a request.
+func (s *Store) child(path string, parentLen, nameLen int, add bool) {
+	parent, name := path[:parentLen], path[len(path)-nameLen:]
+	m := s.kids[parent]
+	if m == nil {
+		m = map[string]bool{}
+		s.kids[parent] = m
+	}
+	m[name] = add
+	s.pendBytes += 2 + len(path)
+}
+
+// Add records the new node, its child index entry and its owner.
 func (s *Store) Add(parentPath string, _ *datatree.Node, name, path string, n *datatree.Node) {
-	path = string([]byte(path)) // the node must not pin the request
+	path = strings.Clone(path) // the node must not pin the request
 	s.Update(path, n)
-	s.key = childKey(s.key, parentPath, name)
-	s.fail(s.b.Set(s.key, nil, nil))
+	s.child(path, len(parentPath), len(name), true)
 	if n.EphemeralOwner != 0 {
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], uint64(n.EphemeralOwner))
-		s.key = append(append(s.key[:0], pOwner), path...)
-		s.fail(s.b.Set(s.key, v[:], nil))
+		s.owners[path] = n.EphemeralOwner
 	}
 }
 
-// Remove deletes the node, its child index entry and its owner.
+// Remove deletes the node, its child index entry and its owner. A node
+// with children (a log replayed over a fuzzy snapshot can delete one) goes
+// with its whole subtree, as in the memory store.
 func (s *Store) Remove(parentPath string, _ *datatree.Node, name, path string, n *datatree.Node) {
-	s.fail(s.b.Delete(nodeKey(s.key, path), nil))
-	s.fail(s.b.Delete(childKey(s.key, parentPath, name), nil))
+	path = strings.Clone(path)
+	if n.NumChildren() > 0 {
+		s.drop(path)
+	}
+	s.pend[path] = nil
+	s.pendBytes += 1 + len(path)
+	s.child(path, len(parentPath), len(name), false)
 	if n.EphemeralOwner != 0 {
-		s.key = append(append(s.key[:0], pOwner), path...)
-		s.fail(s.b.Delete(s.key, nil))
+		s.owners[path] = 0
 	}
 	s.mu.Lock()
 	delete(s.cache, path)
 	s.mu.Unlock()
 }
 
+// drop removes every node below path: the commit deletes their keys with
+// range deletions (before the pending writes), and nothing pending or
+// cached below path survives.
+func (s *Store) drop(path string) {
+	below := func(p string) bool { return len(p) > len(path) && p[len(path)] == '/' && p[:len(path)] == path }
+	for p := range s.pend {
+		if below(p) {
+			delete(s.pend, p)
+		}
+	}
+	for p := range s.kids {
+		if p == path || below(p) {
+			delete(s.kids, p)
+		}
+	}
+	for p := range s.owners {
+		if below(p) {
+			delete(s.owners, p)
+		}
+	}
+	s.mu.Lock()
+	for p := range s.cache {
+		if below(p) {
+			delete(s.cache, p)
+		}
+	}
+	s.mu.Unlock()
+	if !s.dropped(path, false) {
+		s.gone = append(s.gone, path)
+		s.pendBytes += 8 * len(path)
+	}
+}
+
 // SetRoot writes the root.
 func (s *Store) SetRoot(n *datatree.Node) { s.Update("/", n) }
 
-// Each visits every node in path order.
+// Each visits every node, in no particular order.
 func (s *Store) Each(f func(path string, n *datatree.Node)) {
 	lo := []byte{pNode}
-	it, err := s.b.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: upper(lo)})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: upper(lo)})
 	if err != nil {
 		s.log.Error("pebble store scan failed", zap.Error(err))
 		return
@@ -400,7 +629,14 @@ func (s *Store) Each(f func(path string, n *datatree.Node)) {
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		path := string(it.Key()[1:])
-		n := s.Get(path)
+		if _, ok := s.pend[path]; ok || s.dropped(path, true) {
+			continue // pending: visited below
+		}
+		if n := s.Get(path); n != nil {
+			f(path, n)
+		}
+	}
+	for path, n := range s.pend {
 		if n != nil {
 			f(path, n)
 		}
@@ -436,28 +672,94 @@ func (s *Store) Commit(m datatree.Meta, force bool) error {
 		return ErrClosed
 	}
 	s.meta, s.dirty = m, true
-	if !force && s.b.Len() < s.opts.BatchBytes {
+	if !force && s.pendBytes+s.b.Len() < s.opts.BatchBytes {
 		return s.err
 	}
 	return s.commitBatch()
 }
 
+// commitBatch writes the pending changes (subtree range deletions first,
+// so later writes below a dropped node survive them) and the meta key in
+// one batch.
 func (s *Store) commitBatch() error {
 	if s.err != nil {
 		return s.err
 	}
-	if !s.dirty && s.b.Empty() {
+	if !s.dirty && s.b.Empty() && s.pendBytes == 0 {
 		return nil
 	}
-	s.fail(s.b.Set([]byte{pMeta}, encodeMeta(s.meta), nil))
-	s.fail(s.b.Commit(pebble.NoSync))
+	b := s.b
+	for _, g := range s.gone {
+		for _, p := range []byte{pNode, pChild, pOwner} {
+			lo := append(append([]byte{p}, g...), '/')
+			s.fail(b.DeleteRange(lo, upper(lo), nil))
+		}
+		lo := childPrefix(g)
+		s.fail(b.DeleteRange(lo, upper(lo), nil))
+	}
+	for path, n := range s.pend {
+		s.key = nodeKey(s.key, path)
+		if n == nil {
+			s.fail(b.Delete(s.key, nil))
+			continue
+		}
+		s.val = datatree.AppendRecord(s.val[:0], n)
+		s.fail(b.Set(s.key, s.val, nil))
+	}
+	for parent, m := range s.kids {
+		for name, add := range m {
+			s.key = childKey(s.key, parent, name)
+			if add {
+				s.fail(b.Set(s.key, nil, nil))
+			} else {
+				s.fail(b.Delete(s.key, nil))
+			}
+		}
+	}
+	for path, owner := range s.owners {
+		s.key = append(append(s.key[:0], pOwner), path...)
+		if owner == 0 {
+			s.fail(b.Delete(s.key, nil))
+			continue
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], uint64(owner))
+		s.fail(b.Set(s.key, v[:], nil))
+	}
+	s.fail(b.Set([]byte{pMeta}, encodeMeta(s.meta), nil))
+	s.fail(b.Commit(pebble.NoSync))
 	if s.err != nil {
+		// the pending changes stay authoritative for readers; the
+		// store writes nothing more
 		return s.err
 	}
-	s.b.Close()
-	s.b = s.db.NewIndexedBatch()
+	b.Close()
+	s.dropIters()
+	s.b = s.db.NewBatch()
+	s.resetPending()
 	s.committedZxid, s.dirty = s.meta.LastZxid, false
 	return nil
+}
+
+// resetPending empties the pending changes (reusing the maps unless a
+// large batch grew them).
+func (s *Store) resetPending() {
+	if len(s.pend) > 1<<16 || s.pend == nil {
+		s.pend = map[string]*datatree.Node{}
+	} else {
+		clear(s.pend)
+	}
+	if len(s.kids) > 1<<12 || s.kids == nil {
+		s.kids = map[string]map[string]bool{}
+	} else {
+		clear(s.kids)
+	}
+	if len(s.owners) > 1<<12 || s.owners == nil {
+		s.owners = map[string]int64{}
+	} else {
+		clear(s.owners)
+	}
+	s.gone, s.pendBytes = s.gone[:0], 0
 }
 
 const metaLen = 4*8 + 1
