@@ -55,6 +55,7 @@ type storageRecord struct {
 	Bytes       int64   `json:"bytes"`
 	Reason      string  `json:"reason"`
 	FirstError  string  `json:"first_error"`
+	LoadAverage string  `json:"load_average"`
 }
 
 // storageSize holds one tree size's figures, per server.
@@ -62,6 +63,7 @@ type storageSize struct {
 	load    map[string]*agg              // load run
 	runs    map[string]map[string]*agg   // "workload/clients" → server → runs
 	rss     map[string]map[string]int64  // phase → server → KiB
+	loadAvg map[string]map[string]string // phase → server → load average then
 	hwm     map[string]int64             // server → max VmHWM KiB seen
 	ready   map[string]storageRecord     // server → restart
 	du      map[string]int64             // server → bytes
@@ -88,7 +90,7 @@ func writeStorageReport(path string, w io.Writer) error {
 		s := sizes[n]
 		if s == nil {
 			s = &storageSize{load: map[string]*agg{}, runs: map[string]map[string]*agg{},
-				rss: map[string]map[string]int64{}, hwm: map[string]int64{}, ready: map[string]storageRecord{},
+				rss: map[string]map[string]int64{}, loadAvg: map[string]map[string]string{}, hwm: map[string]int64{}, ready: map[string]storageRecord{},
 				du: map[string]int64{}, errs: map[string]map[string]string{}}
 			sizes[n] = s
 		}
@@ -145,6 +147,12 @@ func writeStorageReport(path string, w io.Writer) error {
 				s.rss[r.Phase] = map[string]int64{}
 			}
 			s.rss[r.Phase][r.Server] = r.RssKB
+			if r.LoadAverage != "" {
+				if s.loadAvg[r.Phase] == nil {
+					s.loadAvg[r.Phase] = map[string]string{}
+				}
+				s.loadAvg[r.Phase][r.Server] = r.LoadAverage
+			}
 			s.hwm[r.Server] = max(s.hwm[r.Server], r.HwmKB)
 		case "ready":
 			size(r.Znodes).ready[r.Server] = r
@@ -296,6 +304,21 @@ func writeStorageSize(w io.Writer, n int64, s *storageSize) {
 		storageRow(w, fmt.Sprintf("%s, clients=%d, p99 ms", c.workload, c.clients), aggVal(s.runs[c.key()], p99Of, 1e-3), "%.2f")
 	}
 	fmt.Fprintln(w)
+	var las []string
+	for _, srv := range storageServers {
+		var ps []string
+		for _, ph := range []string{"after load", "after workloads", "after restart"} {
+			if la := s.loadAvg[ph][srv]; la != "" {
+				ps = append(ps, ph+" "+la)
+			}
+		}
+		if len(ps) > 0 {
+			las = append(las, srv+": "+strings.Join(ps, ", "))
+		}
+	}
+	if len(las) > 0 {
+		fmt.Fprintf(w, "Load average (1, 5, 15 min) when VmRSS was read (2 cores; the bench itself keeps about 2 threads runnable, well above that means other work competed): %s.\n\n", strings.Join(las, "; "))
+	}
 	var notes []string
 	for _, c := range cs {
 		for _, srv := range storageServers {
@@ -341,18 +364,23 @@ func writeStorageGoals(w io.Writer, ns []int64, sizes map[int64]*storageSize) {
 		}
 		return "**not met**"
 	}
-	// RSS
-	if kb, ok := s.rss["after load"][srvPeb]; ok && kb > 0 {
-		extra := ""
-		if r := s.rss["after restart"][srvPeb]; r > 0 {
-			extra = fmt.Sprintf("; %s MiB after restart", mib(r))
+	// RSS: every sample counts (after load, after the workloads, after the
+	// restart): the server holds the tree all along.
+	var parts []string
+	worst := int64(0)
+	for _, ph := range []string{"after load", "after workloads", "after restart"} {
+		if kb := s.rss[ph][srvPeb]; kb > 0 {
+			parts = append(parts, fmt.Sprintf("%s MiB %s", mib(kb), ph))
+			worst = max(worst, kb)
 		}
+	}
+	if worst > 0 {
 		if h := s.hwm[srvPeb]; h > 0 {
-			extra += fmt.Sprintf("; peak %s MiB", mib(h))
+			parts = append(parts, fmt.Sprintf("peak (VmHWM) %s MiB", mib(h)))
 		}
-		fmt.Fprintf(w, "| Pebble mode under %d MiB RSS (after load) | %s MiB%s | %s |\n", goalPebbleRSSMiB, mib(kb), extra, verdictOf(float64(kb)/1024 < goalPebbleRSSMiB))
+		fmt.Fprintf(w, "| Pebble mode under %d MiB RSS (the largest VmRSS sample) | %s | %s |\n", goalPebbleRSSMiB, strings.Join(parts, "; "), verdictOf(float64(worst)/1024 < goalPebbleRSSMiB))
 	} else {
-		fmt.Fprintf(w, "| Pebble mode under %d MiB RSS (after load) | not measured | — |\n", goalPebbleRSSMiB)
+		fmt.Fprintf(w, "| Pebble mode under %d MiB RSS | not measured | — |\n", goalPebbleRSSMiB)
 	}
 	// Restart
 	if r, ok := s.ready[srvPeb]; ok {

@@ -102,7 +102,7 @@ func storageLines(n int64) string {
 	for _, srv := range storageServers {
 		fmt.Fprintf(&b, `{"kind":"run","server":"%s","setup":"storage","workload":"load","clients":4,"value_size":100,"ops":%d,"ops_per_sec":50000,"p99_us":9000,"n":%d}`+"\n", srv, n, n)
 	}
-	fmt.Fprintf(&b, `{"kind":"rss","setup":"storage","server":"zkserver-pebble","znodes":%d,"rss_kb":%d,"hwm_kb":%d,"phase":"after load"}`+"\n", n, 400*1024, 450*1024)
+	fmt.Fprintf(&b, `{"kind":"rss","setup":"storage","server":"zkserver-pebble","znodes":%d,"rss_kb":%d,"hwm_kb":%d,"phase":"after load","load_average":"2.50 1.00 0.50"}`+"\n", n, 400*1024, 450*1024)
 	fmt.Fprintf(&b, `{"kind":"rss","setup":"storage","server":"zkserver-memory","znodes":%d,"rss_kb":%d,"hwm_kb":%d,"phase":"after load"}`+"\n", n, 3000*1024, 3100*1024)
 	fmt.Fprintf(&b, `{"kind":"ready","server":"zkserver-pebble","znodes":%d,"seconds":2.5,"ruok_seconds":0.3}`+"\n", n)
 	fmt.Fprintf(&b, `{"kind":"ready","server":"zkserver-memory","znodes":%d,"seconds":20,"ruok_seconds":0.3}`+"\n", n)
@@ -134,7 +134,7 @@ func TestStorageReport(t *testing.T) {
 	out := renderStorage(t, storageLines(goalZnodes))
 	for _, want := range []string{
 		"## Goals (issue 7), judged at 10,000,000 znodes\n",
-		"| Pebble mode under 512 MiB RSS (after load) | 400 MiB; peak 450 MiB | met |",
+		"| Pebble mode under 512 MiB RSS (the largest VmRSS sample) | 400 MiB after load; peak (VmHWM) 450 MiB | met |",
 		"| 2.50 s (memory mode: 20.00 s) | **not met** |",
 		"worst memory ÷ pebble 1.30× (set at 1 clients)",
 		"worst memory ÷ pebble 1.40× (get-hot at 1 clients); all: get-hot@1 1.40×, get-hot@16 1.40×, get-hot@64 1.40× | met |",
@@ -144,6 +144,7 @@ func TestStorageReport(t *testing.T) {
 		"| set, clients=16, ops/s | 1300 | 1000 | — | 0.77× | — | — |",
 		"| restart after kill -9: serving, s | 20.00 | 2.50 | — | 0.12× | — | — |",
 		"- load_average_at_start: 1.00 1.00 1.00",
+		"competed): zkserver-pebble: after load 2.50 1.00 0.50.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -151,6 +152,12 @@ func TestStorageReport(t *testing.T) {
 	}
 	if strings.Count(out, "**not met**") != 2 {
 		t.Errorf("want 2 goals not met (restart, writes):\n%s", out)
+	}
+	// RSS is judged on its largest sample, not only the one after the load.
+	out = renderStorage(t, storageLines(goalZnodes)+
+		fmt.Sprintf(`{"kind":"rss","setup":"storage","server":"zkserver-pebble","znodes":%d,"rss_kb":%d,"hwm_kb":%d,"phase":"after workloads"}`+"\n", goalZnodes, 600*1024, 600*1024))
+	if want := "| 400 MiB after load; 600 MiB after workloads; peak (VmHWM) 600 MiB | **not met** |"; !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out)
 	}
 	// Rows in workload order: create before set before get before get-hot.
 	if i, j := strings.Index(out, "| create, clients=1, ops/s"), strings.Index(out, "| get-hot, clients=64, ops/s"); i < 0 || j < i {
