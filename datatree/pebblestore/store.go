@@ -70,6 +70,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"sort"
 	"strings"
@@ -119,9 +120,10 @@ type Store struct {
 	gone      []string                   // nodes whose subtrees were dropped
 	pendBytes int                        // about the size of the batch they make
 
-	mu     sync.RWMutex // guards cache and absent
-	cache  map[string]*datatree.Node
-	absent map[string]struct{} // paths recently found missing
+	shards    [cacheShards]cacheShard // decoded nodes, missing paths
+	seed      maphash.Seed
+	shardCap  int // decoded nodes per shard
+	absentCap int // missing paths per shard
 
 	iters chan *pointIter // idle point-read iterators
 	gen   atomic.Uint64   // committed-state generation of the iterators
@@ -173,7 +175,13 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
-	s := &Store{db: db, opts: o, log: o.Logger, cache: map[string]*datatree.Node{}, absent: map[string]struct{}{}, iters: make(chan *pointIter, 8)}
+	s := &Store{db: db, opts: o, log: o.Logger, iters: make(chan *pointIter, 8), seed: maphash.MakeSeed()}
+	s.shardCap = max(1, o.NodeCacheEntries/cacheShards)
+	s.absentCap = absentEntries / cacheShards
+	for i := range s.shards {
+		s.shards[i].nodes = map[string]*datatree.Node{}
+		s.shards[i].absent = map[string]struct{}{}
+	}
 	s.b = db.NewBatch()
 	s.resetPending()
 	st, err := s.readMeta()
@@ -317,10 +325,11 @@ func (s *Store) fail(err error) {
 // Get returns the node at path (a canonical path, "/" for the root): from
 // the decoded-node cache, else the pending changes, else Pebble.
 func (s *Store) Get(path string) *datatree.Node {
-	s.mu.RLock()
-	n := s.cache[path]
-	_, no := s.absent[path]
-	s.mu.RUnlock()
+	sh := s.shard(path)
+	sh.mu.RLock()
+	n := sh.nodes[path]
+	_, no := sh.absent[path]
+	sh.mu.RUnlock()
 	if n != nil || no {
 		return n
 	}
@@ -356,19 +365,42 @@ const absentEntries = 4096
 // entry is never stale.
 func (s *Store) noteAbsent(path string) {
 	path = strings.Clone(path)
-	s.mu.Lock()
-	if len(s.absent) >= absentEntries {
-		drop := len(s.absent) / 8
-		for k := range s.absent {
-			if drop == 0 {
-				break
-			}
-			delete(s.absent, k)
-			drop--
-		}
+	sh := s.shard(path)
+	sh.mu.Lock()
+	evict(sh.absent, s.absentCap)
+	sh.absent[path] = struct{}{}
+	sh.mu.Unlock()
+}
+
+// The caches are sharded by path so that readers on different cores
+// rarely share a lock.
+const cacheShards = 16
+
+type cacheShard struct {
+	mu     sync.RWMutex
+	nodes  map[string]*datatree.Node
+	absent map[string]struct{} // paths found missing
+	_      [24]byte            // one cache line each
+}
+
+func (s *Store) shard(path string) *cacheShard {
+	return &s.shards[maphash.String(s.seed, path)%cacheShards]
+}
+
+// evict drops about an eighth of the entries of a full map (in map order,
+// which is random).
+func evict[V any](m map[string]V, limit int) {
+	if len(m) < limit {
+		return
 	}
-	s.absent[path] = struct{}{}
-	s.mu.Unlock()
+	drop := len(m)/8 + 1
+	for k := range m {
+		if drop == 0 {
+			break
+		}
+		delete(m, k)
+		drop--
+	}
 }
 
 // pointIter is an idle iterator over the committed state for point reads.
@@ -440,31 +472,23 @@ func (s *Store) dropIters() {
 // cacheNode makes n the cached node at path unless another reader cached
 // one first, and returns the cached node.
 func (s *Store) cacheNode(path string, n *datatree.Node) *datatree.Node {
-	s.mu.Lock()
-	if c := s.cache[path]; c != nil {
+	sh := s.shard(path)
+	sh.mu.Lock()
+	if c := sh.nodes[path]; c != nil {
 		n = c
 	} else {
-		s.cacheLocked(path, n)
+		s.cacheLocked(sh, path, n)
 	}
-	s.mu.Unlock()
+	sh.mu.Unlock()
 	return n
 }
 
-// cacheLocked inserts n, evicting about an eighth of the entries (in map
-// order, which is random) when the cache is full. Evicting a pending node
-// loses nothing: s.pend holds it until the batch is committed.
-func (s *Store) cacheLocked(path string, n *datatree.Node) {
-	if len(s.cache) >= s.opts.NodeCacheEntries {
-		drop := len(s.cache) / 8
-		for k := range s.cache {
-			if drop == 0 {
-				break
-			}
-			delete(s.cache, k)
-			drop--
-		}
-	}
-	s.cache[path] = n
+// cacheLocked inserts n into its shard (locked), evicting when the shard
+// is full. Evicting a pending node loses nothing: s.pend holds it until
+// the batch is committed.
+func (s *Store) cacheLocked(sh *cacheShard, path string, n *datatree.Node) {
+	evict(sh.nodes, s.shardCap)
+	sh.nodes[path] = n
 }
 
 // dropped reports whether path lies in a subtree dropped since the last
@@ -524,15 +548,16 @@ func (s *Store) Update(path string, n *datatree.Node) {
 		s.pendBytes += 1 + len(path) + recordBytes + len(n.Data)
 	}
 	s.pend[path] = n
-	s.mu.RLock()
-	c := s.cache[path]
-	_, no := s.absent[path]
-	s.mu.RUnlock()
+	sh := s.shard(path)
+	sh.mu.RLock()
+	c := sh.nodes[path]
+	_, no := sh.absent[path]
+	sh.mu.RUnlock()
 	if c != n || no {
-		s.mu.Lock()
-		delete(s.absent, path)
-		s.cacheLocked(path, n)
-		s.mu.Unlock()
+		sh.mu.Lock()
+		delete(sh.absent, path)
+		s.cacheLocked(sh, path, n)
+		sh.mu.Unlock()
 	}
 }
 
@@ -577,9 +602,10 @@ func (s *Store) Remove(parentPath string, _ *datatree.Node, name, path string, n
 	if n.EphemeralOwner != 0 {
 		s.owners[path] = 0
 	}
-	s.mu.Lock()
-	delete(s.cache, path)
-	s.mu.Unlock()
+	sh := s.shard(path)
+	sh.mu.Lock()
+	delete(sh.nodes, path)
+	sh.mu.Unlock()
 }
 
 // drop removes every node below path: the commit deletes their keys with
@@ -602,13 +628,16 @@ func (s *Store) drop(path string) {
 			delete(s.owners, p)
 		}
 	}
-	s.mu.Lock()
-	for p := range s.cache {
-		if below(p) {
-			delete(s.cache, p)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for p := range sh.nodes {
+			if below(p) {
+				delete(sh.nodes, p)
+			}
 		}
+		sh.mu.Unlock()
 	}
-	s.mu.Unlock()
 	if !s.dropped(path, false) {
 		s.gone = append(s.gone, path)
 		s.pendBytes += 8 * len(path)
