@@ -119,6 +119,8 @@ type Store struct {
 	owners    map[string]int64           // path -> ephemeralOwner (0: deleted)
 	gone      []string                   // nodes whose subtrees were dropped
 	pendBytes int                        // about the size of the batch they make
+	sorted    []string                   // commitBatch's buffers
+	sorted2   []string
 
 	shards    [cacheShards]cacheShard // decoded nodes, missing paths
 	seed      maphash.Seed
@@ -726,8 +728,23 @@ func (s *Store) commitBatch() error {
 		lo := childPrefix(g)
 		s.fail(b.DeleteRange(lo, upper(lo), nil))
 	}
-	for path, n := range s.pend {
+	// keys in ascending order (child index, meta, nodes, owners): the
+	// memtable inserts them at the end of the previous one's splice
+	for _, parent := range sortedKeys(s.kids, &s.sorted) {
+		m := s.kids[parent]
+		for _, name := range sortedKeys(m, &s.sorted2) {
+			s.key = childKey(s.key, parent, name)
+			if m[name] {
+				s.fail(b.Set(s.key, nil, nil))
+			} else {
+				s.fail(b.Delete(s.key, nil))
+			}
+		}
+	}
+	s.fail(b.Set([]byte{pMeta}, encodeMeta(s.meta), nil))
+	for _, path := range sortedKeys(s.pend, &s.sorted) {
 		s.key = nodeKey(s.key, path)
+		n := s.pend[path]
 		if n == nil {
 			s.fail(b.Delete(s.key, nil))
 			continue
@@ -735,18 +752,9 @@ func (s *Store) commitBatch() error {
 		s.val = datatree.AppendRecord(s.val[:0], n)
 		s.fail(b.Set(s.key, s.val, nil))
 	}
-	for parent, m := range s.kids {
-		for name, add := range m {
-			s.key = childKey(s.key, parent, name)
-			if add {
-				s.fail(b.Set(s.key, nil, nil))
-			} else {
-				s.fail(b.Delete(s.key, nil))
-			}
-		}
-	}
-	for path, owner := range s.owners {
+	for _, path := range sortedKeys(s.owners, &s.sorted) {
 		s.key = append(append(s.key[:0], pOwner), path...)
+		owner := s.owners[path]
 		if owner == 0 {
 			s.fail(b.Delete(s.key, nil))
 			continue
@@ -755,7 +763,8 @@ func (s *Store) commitBatch() error {
 		binary.BigEndian.PutUint64(v[:], uint64(owner))
 		s.fail(b.Set(s.key, v[:], nil))
 	}
-	s.fail(b.Set([]byte{pMeta}, encodeMeta(s.meta), nil))
+	clear(s.sorted)
+	clear(s.sorted2)
 	s.fail(b.Commit(pebble.NoSync))
 	if s.err != nil {
 		// the pending changes stay authoritative for readers; the
@@ -768,6 +777,17 @@ func (s *Store) commitBatch() error {
 	s.resetPending()
 	s.committedZxid, s.dirty = s.meta.LastZxid, false
 	return nil
+}
+
+// sortedKeys returns the keys of m in ascending order, in (*buf)[:0].
+func sortedKeys[V any](m map[string]V, buf *[]string) []string {
+	keys := (*buf)[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	*buf = keys
+	return keys
 }
 
 // resetPending empties the pending changes (reusing the maps unless a
