@@ -14,15 +14,15 @@ import (
 
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
-	"github.com/zkserver/zkserver/datatree/pebblestore"
 	"github.com/zkserver/zkserver/metrics"
+	"github.com/zkserver/zkserver/pebblestore"
 	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"
 )
 
 // Pebble mode (storageEngine=pebble): the tree lives in <dataDir>/pebble
-// (datatree/pebblestore). The txn log stays the write-ahead log; Pebble
+// (pebblestore). The txn log stays the write-ahead log; Pebble
 // holds the tree as of the zxid in its meta key, so recovery replays only
 // the log after it. A snapshot is a Pebble checkpoint in
 // <dataDir>/pebble-checkpoints/checkpoint.<zxid>, and the log is purged

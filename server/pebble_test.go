@@ -9,7 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zkserver/zkserver/config"
-	"github.com/zkserver/zkserver/datatree/pebblestore"
+	"github.com/zkserver/zkserver/pebblestore"
 	"github.com/zkserver/zkserver/snapshot"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
-	"github.com/zkserver/zkserver/datatree/pebblestore"
 	"github.com/zkserver/zkserver/metrics"
+	"github.com/zkserver/zkserver/pebblestore"
 	"github.com/zkserver/zkserver/snapshot"
 	"github.com/zkserver/zkserver/txnlog"
 	"github.com/zkserver/zkserver/wire"

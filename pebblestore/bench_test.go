@@ -15,7 +15,7 @@ import (
 // with its default options (256 MiB block cache, 64k decoded nodes, 4 MiB
 // batches), so the two can be compared line by line:
 //
-//	go test -run XXX -bench . -benchtime 200000x ./datatree/pebblestore/
+//	go test -run XXX -bench . -benchtime 200000x ./pebblestore/
 //
 // The scale benchmarks (10M znodes) are in scale_test.go.
 

@@ -34,7 +34,7 @@ import (
 //
 // One iteration is the whole run, so use -benchtime 1x:
 //
-//	go test -run XXX -bench 'Scale/10M' -benchtime 1x -timeout 60m ./datatree/pebblestore/
+//	go test -run XXX -bench 'Scale/10M' -benchtime 1x -timeout 60m ./pebblestore/
 func BenchmarkScale(b *testing.B) {
 	for _, n := range []int{1_000_000, 10_000_000} {
 		b.Run(fmt.Sprintf("%dM", n/1_000_000), func(b *testing.B) {
