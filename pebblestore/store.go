@@ -130,8 +130,9 @@ type Store struct {
 	iters chan *pointIter // idle point-read iterators
 	gen   atomic.Uint64   // committed-state generation of the iterators
 
-	life   sync.Mutex // orders Commit, Flush, Checkpoint and Close
-	closed bool
+	life    sync.Mutex // orders Commit, Flush, Checkpoint and Close
+	flushMu sync.Mutex // one Flush at a time; Close waits for it
+	closed  bool
 
 	committedZxid int64 // zxid of the last committed batch
 	durableZxid   int64 // zxid made durable by the last Flush
@@ -199,6 +200,8 @@ func Open(o Options) (*Store, error) {
 // Close commits nothing further and closes Pebble (what was not flushed is
 // lost, as in a crash; call Tree.Sync and Flush first to keep it).
 func (s *Store) Close() error {
+	s.flushMu.Lock() // no Flush is writing to Pebble
+	defer s.flushMu.Unlock()
 	s.life.Lock()
 	defer s.life.Unlock()
 	if s.closed {
@@ -236,9 +239,25 @@ func (s *Store) DurableZxid() int64 {
 // reach. It does not touch the open batch, so it may run concurrently
 // with readers and the tree's writer.
 func (s *Store) Flush() (int64, error) {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.life.Lock()
-	defer s.life.Unlock()
-	return s.flushLocked()
+	if s.closed {
+		s.life.Unlock()
+		return 0, ErrClosed
+	}
+	zxid := s.committedZxid
+	s.life.Unlock()
+	// Pebble writes the memtable out while commits go on into a new one:
+	// everything committed before this point is on disk after it
+	if err := s.db.Flush(); err != nil {
+		return 0, fmt.Errorf("pebblestore: flush: %w", err)
+	}
+	s.dropIters()
+	s.life.Lock()
+	s.durableZxid = max(s.durableZxid, zxid)
+	s.life.Unlock()
+	return zxid, nil
 }
 
 // ErrClosed is returned by a closed store.
@@ -253,13 +272,19 @@ func (s *Store) flushLocked() (int64, error) {
 		return 0, fmt.Errorf("pebblestore: flush: %w", err)
 	}
 	s.dropIters()
-	s.durableZxid = zxid
+	s.durableZxid = max(s.durableZxid, zxid)
 	return zxid, nil
 }
 
 // Checkpoint flushes and writes a consistent copy of the store to dir
 // (hard links where possible). It returns the zxid the copy holds.
 func (s *Store) Checkpoint(dir string) (int64, error) {
+	// the bulk of the memtable first, without holding commits back; then,
+	// with commits held, what came meanwhile, and the copy: its content is
+	// exactly the state at the returned zxid
+	if _, err := s.Flush(); err != nil {
+		return 0, err
+	}
 	s.life.Lock()
 	defer s.life.Unlock()
 	zxid, err := s.flushLocked()

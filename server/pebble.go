@@ -274,3 +274,47 @@ func (p *pebbleCommit) Close() {
 	}
 	p.store.Close()
 }
+
+// Pebble runs without its WAL: what is only in its memtable is lost in a
+// crash and replayed from the txn log at the next start. pebbleFlushLoop
+// bounds that replay (and so the restart time): it commits and flushes
+// once pebbleFlushTxns txns or pebbleFlushInterval have gone by since the
+// last flush, whichever comes first. Pebble writes the memtable out while
+// commits go on.
+const (
+	pebbleFlushTxns     = 20000
+	pebbleFlushInterval = time.Second
+)
+
+func (s *Server) pebbleFlushLoop(ps *pebblestore.Store) {
+	defer s.wg.Done()
+	t := time.NewTicker(pebbleFlushInterval / 10)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-t.C:
+		}
+		applied, durable := s.lastZxid.Load(), ps.DurableZxid()
+		if applied <= durable {
+			last = time.Now()
+			continue
+		}
+		sameEpoch := wire.ZxidEpoch(applied) == wire.ZxidEpoch(durable)
+		if sameEpoch && applied-durable < pebbleFlushTxns && time.Since(last) < pebbleFlushInterval {
+			continue
+		}
+		s.treeMu.Lock()
+		err := s.tree.Sync()
+		s.treeMu.Unlock()
+		if err == nil {
+			_, err = ps.Flush()
+		}
+		if err != nil {
+			s.log.Warn("pebble flush failed (the txn log has everything)", zap.Error(err))
+		}
+		last = time.Now()
+	}
+}

@@ -214,6 +214,10 @@ func (s *Server) Serve() error {
 	go s.trimLoop()
 	go s.purgeLoop()
 	go s.prepLoop()
+	if ps := s.pebbleStore(); ps != nil {
+		s.wg.Add(1)
+		go s.pebbleFlushLoop(ps)
+	}
 	if s.learner == nil {
 		// the leader (or a standalone server) expires sessions and reaps
 		s.wg.Add(2)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
@@ -268,5 +269,27 @@ func TestSettlePebbleDirs(t *testing.T) {
 				t.Fatalf("pebble does not hold %q", c.want)
 			}
 		})
+	}
+}
+
+// TestPebbleFlushLoop: in pebble mode what the server applied reaches
+// disk without a snapshot or a shutdown (Pebble runs without its WAL, so
+// a crash replays the log after the flushed zxid: the loop bounds that).
+func TestPebbleFlushLoop(t *testing.T) {
+	cfg := storageConfig(t, config.StoragePebble)
+	s, c, stop := startDurable(t, cfg)
+	defer stop()
+	for i := 0; i < 50; i++ {
+		if _, err := c.Create(fmt.Sprintf("/f%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps := s.pebbleStore()
+	deadline := time.Now().Add(20 * time.Second)
+	for ps.DurableZxid() < s.LastZxid() {
+		if time.Now().After(deadline) {
+			t.Fatalf("flushed zxid %#x, applied %#x", ps.DurableZxid(), s.LastZxid())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
