@@ -260,7 +260,11 @@ javaver=$(java -version 2>&1 | head -1 | tr -d '"\\' || echo none)
 	printf '"settings":"identical zoo.cfg: tickTime=2000, forceSync=yes, snapCount=100000 (default), maxClientCnxns=0; the bench deletes all but the %d newest snapshots/checkpoints every 5 s during a run (autopurge with a short interval); one server at a time on a fresh data dir",' "$RETAIN"
 	printf '"steps":"per size and server: load N znodes of 100 B (4 sessions x 64 in flight); VmRSS after 2 s; %s at %s clients on the loaded tree (%s measured after %s warm-up, 1 run each, values of 100 B, set/get uniformly over the tree, get-hot over %d znodes evenly spaced, creates under the loaded buckets); VmRSS; %d more znodes (the last is the last-written znode); kill -9; restart timed from exec until ruok and a getData of that znode succeed; VmRSS after 2 s",' \
 		"$WORKLOADS" "$CLIENTS" "$DURATION" "$WARMUP" "$HOT" "$MARKER"
-	printf '"command":"BENCH_STORAGE_ONLY=1 BENCH_STORAGE_SIZES=\\"%s\\" BENCH_STORAGE_DURATION=%s%s make bench",' "$SIZES" "$DURATION" "${REV:+ BENCH_ZKSERVER_REV=$REV}"
+	knobs=
+	for k in BENCH_STORAGE_KINDS BENCH_STORAGE_WORKLOADS BENCH_CLIENTS BENCH_STORAGE_WARMUP BENCH_STORAGE_HOT BENCH_STORAGE_ZK_HEAP BENCH_PEBBLE_CACHE_MB; do
+		if [ -n "${!k:-}" ]; then knobs+=" $k=\\\"${!k}\\\""; fi
+	done
+	printf '"command":"BENCH_STORAGE_ONLY=1 BENCH_STORAGE_SIZES=\\"%s\\" BENCH_STORAGE_DURATION=%s%s%s make bench",' "$SIZES" "$DURATION" "${REV:+ BENCH_ZKSERVER_REV=$REV}" "$knobs"
 	printf '"load_average_at_start":"%s","note":"the 2-core machine is shared with other engineers running tests: figures are noisy; load averages at start and end here, per step in storage.jsonl"}\n' "$(loadavg)"
 } >>"$JSONL"
 log "sizes: $SIZES; servers: $KINDS; load average $(loadavg)"
