@@ -172,13 +172,10 @@ func Open(o Options) (*Store, error) {
 		Logger:             o.Logger.WithOptions(zap.AddCallerSkip(1)).Sugar(),
 		MemTableSize:       uint64(o.MemTableSize),
 	}
-	// Random updates over a large tree make every flushed L0 file span the
-	// whole key range, so each L0 compaction rewrites all of Lbase: letting
-	// 16 L0 files gather first (and a larger Lbase) cuts that rewriting
-	// (set and create at 64 clients, 1M znodes: +30-50%)
-	po.L0CompactionThreshold = 16
-	po.L0StopWritesThreshold = 48
-	po.LBaseMaxBytes = 256 << 20
+	// Pebble's default compaction settings: letting 16 L0 files gather
+	// (and a 256 MiB Lbase) made writes on 1M znodes 30-50% faster but
+	// writes on 10M slower and the peak RSS higher (528 vs 456 MiB):
+	// bench/results/storage-pebble-01e25c7.md vs storage-pebble-defaults.md
 	// bloom filters: a create first looks its path up, and misses
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebble.Open(o.Dir, po)
