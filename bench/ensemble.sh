@@ -46,6 +46,7 @@ READY_WAIT=180s    # a whole ensemble (re)forming; ZooKeeper's JVMs start slowly
 FAILOVER_WAIT=120s # kill → writes acknowledged again
 
 log() { printf '[bench-ensemble %s] %s\n' "$(date +%T)" "$*" >&2; }
+. "$ROOT/bench/lib.sh"
 
 KINDS=()
 for k in ${BENCH_ENSEMBLE_KINDS:-zookeeper zkserver}; do
@@ -62,19 +63,7 @@ USED=" "
 
 stop_node() { # KIND SID
 	local key=$1:$2 pid=${PID[$1:$2]:-}
-	[ -n "$pid" ] || return 0
-	if kill -0 "$pid" 2>/dev/null; then
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 1 200); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "$key (pid $pid) ignored SIGTERM for 10 s; killing"
-			kill -9 "$pid" 2>/dev/null || true
-		fi
-	fi
-	wait "$pid" 2>/dev/null || true
+	stop_pid "$pid" "$key" 10
 	PID[$key]=""
 }
 

@@ -63,6 +63,7 @@ LOAD_SESSIONS=4
 LOAD_PIPELINE=64
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+. "$ROOT/bench/lib.sh"
 
 mkdir -p bin "$OUT"
 log "building zkserver, zkbench, zkfake"
@@ -95,19 +96,7 @@ SERVERS+=(zkserver)
 
 stop_server() {
 	local name=$1 pid=${PID[$1]:-}
-	[ -n "$pid" ] || return 0
-	if kill -0 "$pid" 2>/dev/null; then
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 1 200); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "$name (pid $pid) ignored SIGTERM for 10 s; killing"
-			kill -9 "$pid" 2>/dev/null || true
-		fi
-	fi
-	wait "$pid" 2>/dev/null || true
+	stop_pid "$pid" "$name" 10
 	PID[$name]=""
 }
 

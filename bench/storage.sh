@@ -79,6 +79,7 @@ RETAIN=3 # snapshots / checkpoints kept by the purge loop
 MARKER=1000
 
 log() { printf '[storage %s] %s\n' "$(date +%T)" "$*" >&2; }
+. "$ROOT/bench/lib.sh"
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 mkdir -p "$OUT"
@@ -99,19 +100,7 @@ stop_purge() {
 }
 
 stop_server() {
-	[ -n "$PID" ] || return 0
-	if kill -0 "$PID" 2>/dev/null; then
-		kill "$PID" 2>/dev/null || true
-		for _ in $(seq 1 600); do
-			kill -0 "$PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		if kill -0 "$PID" 2>/dev/null; then
-			log "$KIND (pid $PID) ignored SIGTERM for 30 s; killing"
-			kill -9 "$PID" 2>/dev/null || true
-		fi
-	fi
-	wait "$PID" 2>/dev/null || true
+	stop_pid "$PID" "$KIND" 30
 	PID=
 }
 
