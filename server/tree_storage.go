@@ -114,9 +114,10 @@ func CloseTree(tree *datatree.Tree) error {
 	return err
 }
 
-// discardTree closes a tree without keeping anything (a SNAP never
-// installed).
-func discardTree(cfg *config.Config, tree *datatree.Tree) {
+// DiscardTree drops a tree ReceiveSnapStream returned that is not going to
+// be used (the role ended before it was installed): its store is closed
+// and, being the unfinished pebble.next, removed.
+func DiscardTree(cfg *config.Config, tree *datatree.Tree) {
 	if ps := pebbleOf(tree); ps != nil {
 		dir := ps.Dir()
 		ps.Close()
@@ -125,10 +126,6 @@ func discardTree(cfg *config.Config, tree *datatree.Tree) {
 		}
 	}
 }
-
-// DiscardTree drops a tree ReceiveSnapStream returned that is not going to
-// be used (the role ended before it was installed).
-func DiscardTree(cfg *config.Config, tree *datatree.Tree) { discardTree(cfg, tree) }
 
 // ReceiveSnapStream reads a SNAP body (as ReadStream) into a new tree
 // whose last zxid is zxid. In pebble mode the tree is streamed into a new
