@@ -100,6 +100,9 @@ type Server struct {
 	// startedMs is started (ms) for readers outside the serving
 	// goroutines (the AdminServer); 0 until Serve runs
 	startedMs atomic.Int64
+	// detachGauges withdraws this server as the gauge source; Close calls
+	// it so the gauges are gone when Close returns, not when Serve does
+	detachGauges atomic.Pointer[func()]
 }
 
 type stats struct {
@@ -205,7 +208,9 @@ func (s *Server) Addr() net.Addr {
 func (s *Server) Serve() error {
 	s.started = s.now()
 	s.startedMs.Store(s.started.UnixMilli())
-	defer metrics.Default().Attach(s)() // ZooKeeper's gauges while serving
+	detach := metrics.Default().Attach(s) // ZooKeeper's gauges while serving
+	s.detachGauges.Store(&detach)
+	defer detach()
 	s.commit.Start(s.applyBatch)
 	if s.snapOnStart {
 		s.takeSnapshot(true)
@@ -255,6 +260,9 @@ func (s *Server) Close() {
 		return
 	}
 	close(s.closing)
+	if d := s.detachGauges.Load(); d != nil {
+		(*d)()
+	}
 	if s.ln != nil {
 		s.ln.Close()
 	}
