@@ -129,6 +129,7 @@ type Store struct {
 
 	iters chan *pointIter // idle point-read iterators
 	gen   atomic.Uint64   // committed-state generation of the iterators
+	reads atomic.Int64    // point reads of the committed state
 
 	life    sync.Mutex // orders Commit, Flush, Checkpoint and Close
 	flushMu sync.Mutex // one Flush at a time; Close waits for it
@@ -301,6 +302,10 @@ func (s *Store) Checkpoint(dir string) (int64, error) {
 	return zxid, nil
 }
 
+// Reads is the number of point reads that went to Pebble (lookups the
+// caches and the pending changes could not answer).
+func (s *Store) Reads() int64 { return s.reads.Load() }
+
 // Metrics returns Pebble's metrics.
 func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
 
@@ -445,6 +450,7 @@ type pointIter struct {
 // builds an iterator stack per call and skips the bloom filters of the
 // last level, where a create's existence check misses.
 func (s *Store) read(key []byte) (*datatree.Node, error) {
+	s.reads.Add(1)
 	gen := s.gen.Load()
 	var pi *pointIter
 	select {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"github.com/zkserver/zkserver/config"
 	"io"
 	"net"
 	"sync"
@@ -513,6 +514,9 @@ func (c *conn) readLoop(br *bufio.Reader) {
 				r.raw = append([]byte(nil), r.body...)
 			}
 			r.bad, r.body = !ok, nil
+			if ok && s.learner == nil && s.cfg.Storage() == config.StoragePebble {
+				s.warmWrite(r.rec)
+			}
 			if !c.awaitReads() || !c.enqueue(r) {
 				return
 			}
