@@ -109,9 +109,10 @@ type Config struct {
 	SASL SASLConfig
 
 	// Storage: where the tree lives (storage.go). The zero values are the
-	// defaults: memory, and a 256 MiB Pebble block cache.
+	// defaults: memory, a 256 MiB Pebble block cache, Pebble's WAL on.
 	StorageEngine     string // "storageEngine": "memory" or "pebble"
 	PebbleCacheSizeMB int64  // "pebbleCacheSizeMB"
+	PebbleWALOff      bool   // "pebbleWAL=false"
 
 	// Metrics is the "metricsProvider.*" keys (metrics.go).
 	Metrics MetricsConfig

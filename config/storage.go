@@ -15,7 +15,7 @@ const (
 const DefaultPebbleCacheSizeMB = 256
 
 // StorageKeys lists the keys read here.
-var StorageKeys = []string{"storageEngine", "pebbleCacheSizeMB"}
+var StorageKeys = []string{"storageEngine", "pebbleCacheSizeMB", "pebbleWAL"}
 
 func init() {
 	options["storageEngine"] = option{false, func(c *Config, key, val string) error {
@@ -37,7 +37,19 @@ func init() {
 		c.PebbleCacheSizeMB = n
 		return nil
 	}}
+	options["pebbleWAL"] = option{false, func(c *Config, key, val string) error {
+		b, err := parseBool(key, val, true)
+		if err != nil {
+			return err
+		}
+		c.PebbleWALOff = !b
+		return nil
+	}}
 }
+
+// PebbleWAL reports whether Pebble keeps its own WAL (pebbleWAL, default
+// true); see pebblestore.Options.DisableWAL.
+func (c *Config) PebbleWAL() bool { return !c.PebbleWALOff }
 
 // Storage returns the storage engine: StorageMemory (the default) or
 // StoragePebble.

@@ -30,8 +30,12 @@ func init() {
 }
 
 func openPebble(t *testing.T, dir string, batch int) *pebblestore.Store {
+	return openPebbleWAL(t, dir, batch, true)
+}
+
+func openPebbleWAL(t *testing.T, dir string, batch int, wal bool) *pebblestore.Store {
 	t.Helper()
-	s, err := pebblestore.Open(pebblestore.Options{Dir: dir, CacheSize: 8 << 20, NodeCacheEntries: 64, BatchBytes: batch})
+	s, err := pebblestore.Open(pebblestore.Options{Dir: dir, CacheSize: 8 << 20, NodeCacheEntries: 64, BatchBytes: batch, DisableWAL: !wal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,54 +55,72 @@ func reference(hs []*wire.TxnHeader, ts []*wire.Txn, upTo int64) *datatree.Tree 
 
 // TestPebbleReopen: a store closed without a final Sync (as by a crash)
 // reopens as the tree of some applied prefix at least as far as the last
-// Sync+Flush, and replaying the txns after its zxid gives the full tree.
+// Sync+SyncWAL (or Sync+Flush), and replaying the txns after its zxid
+// gives the full tree. With Pebble's WAL, a committed batch survives the
+// close without an fsync or a flush (the OS has it, as after a kill -9).
 func TestPebbleReopen(t *testing.T) {
-	for _, batch := range []int{1 << 30, 4096} {
-		t.Run(fmt.Sprint(batch), func(t *testing.T) {
-			dir := t.TempDir()
-			hs, ts := datatree.GenTxns(11, 1200)
-			s := openPebble(t, dir, batch)
-			tr, err := datatree.Open(s)
-			if err != nil {
+	for _, wal := range []bool{true, false} {
+		for _, batch := range []int{1 << 30, 4096} {
+			t.Run(fmt.Sprintf("wal=%v/%d", wal, batch), func(t *testing.T) { testPebbleReopen(t, wal, batch) })
+		}
+	}
+}
+
+func testPebbleReopen(t *testing.T, wal bool, batch int) {
+	dir := t.TempDir()
+	hs, ts := datatree.GenTxns(11, 1200)
+	s := openPebbleWAL(t, dir, batch, wal)
+	tr, err := datatree.Open(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced, committed := hs[799].Zxid, hs[999].Zxid
+	for i := range hs {
+		tr.Apply(hs[i], ts[i])
+		switch i {
+		case 799:
+			if err := tr.Sync(); err != nil {
 				t.Fatal(err)
 			}
-			synced := hs[799].Zxid
-			for i := range hs {
-				tr.Apply(hs[i], ts[i])
-				if i == 799 {
-					if err := tr.Sync(); err != nil {
-						t.Fatal(err)
-					}
-					if z, err := s.Flush(); err != nil || z != synced {
-						t.Fatalf("Flush = %d, %v; want %d", z, err, synced)
-					}
-				}
+			sync := s.SyncWAL
+			if batch == 4096 {
+				sync = s.Flush // a flush makes the batches durable either way
 			}
-			if err := s.Close(); err != nil {
+			if z, err := sync(); err != nil || z != synced || s.DurableZxid() != synced {
+				t.Fatalf("sync = %d, %v (durable %d); want %d", z, err, s.DurableZxid(), synced)
+			}
+		case 999:
+			if err := tr.Sync(); err != nil { // committed, not synced
 				t.Fatal(err)
 			}
-			s = openPebble(t, dir, batch)
-			defer s.Close()
-			tr2, err := datatree.Open(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			z := tr2.LastZxid
-			if z < synced || z > hs[len(hs)-1].Zxid {
-				t.Fatalf("reopened at zxid %d, synced %d", z, synced)
-			}
-			if got, want := datatree.DumpOf(tr2), datatree.DumpOf(reference(hs, ts, z)); !reflect.DeepEqual(got, want) {
-				t.Fatalf("reopened tree at %d differs from the reference:\n%+v\n%+v", z, got, want)
-			}
-			for i := range hs {
-				if hs[i].Zxid > z {
-					tr2.Apply(hs[i], ts[i])
-				}
-			}
-			if got, want := datatree.DumpOf(tr2), datatree.DumpOf(reference(hs, ts, hs[len(hs)-1].Zxid)); !reflect.DeepEqual(got, want) {
-				t.Fatalf("replayed tree differs from the reference")
-			}
-		})
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openPebbleWAL(t, dir, batch, wal)
+	defer s.Close()
+	tr2, err := datatree.Open(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := tr2.LastZxid
+	if z < synced || z > hs[len(hs)-1].Zxid {
+		t.Fatalf("reopened at zxid %d, synced %d", z, synced)
+	}
+	if wal && z < committed {
+		t.Fatalf("with the WAL, reopened at zxid %d before the last committed batch %d", z, committed)
+	}
+	if got, want := datatree.DumpOf(tr2), datatree.DumpOf(reference(hs, ts, z)); !reflect.DeepEqual(got, want) {
+		t.Fatalf("reopened tree at %d differs from the reference:\n%+v\n%+v", z, got, want)
+	}
+	for i := range hs {
+		if hs[i].Zxid > z {
+			tr2.Apply(hs[i], ts[i])
+		}
+	}
+	if got, want := datatree.DumpOf(tr2), datatree.DumpOf(reference(hs, ts, hs[len(hs)-1].Zxid)); !reflect.DeepEqual(got, want) {
+		t.Fatalf("replayed tree differs from the reference")
 	}
 }
 

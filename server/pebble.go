@@ -38,7 +38,12 @@ func PebbleCheckpointDir(cfg *config.Config) string {
 }
 
 func openPebble(cfg *config.Config, log *zap.Logger) (*pebblestore.Store, error) {
-	return pebblestore.Open(pebblestore.Options{Dir: PebbleDir(cfg), CacheSize: cfg.PebbleCacheBytes(), Logger: log.Named("pebble")})
+	return pebblestore.Open(pebbleOptions(cfg, PebbleDir(cfg), log))
+}
+
+// pebbleOptions are the store options cfg gives, for a store in dir.
+func pebbleOptions(cfg *config.Config, dir string, log *zap.Logger) pebblestore.Options {
+	return pebblestore.Options{Dir: dir, CacheSize: cfg.PebbleCacheBytes(), DisableWAL: !cfg.PebbleWAL(), Logger: log.Named("pebble")}
 }
 
 // recoverPebble opens the Pebble store, importing ZooKeeper's files when it
@@ -275,12 +280,13 @@ func (p *pebbleCommit) Close() {
 	p.store.Close()
 }
 
-// Pebble runs without its WAL: what is only in its memtable is lost in a
-// crash and replayed from the txn log at the next start. pebbleFlushLoop
-// bounds that replay (and so the restart time): it commits and flushes
-// once pebbleFlushTxns txns or pebbleFlushInterval have gone by since the
-// last flush, whichever comes first. Pebble writes the memtable out while
-// commits go on.
+// What is applied but not durable in Pebble (pending in the store, or in
+// its WAL or memtables without an fsync) is replayed from the txn log at
+// the next start. pebbleFlushLoop bounds that replay (and so the restart
+// time): it commits the pending changes and syncs Pebble's WAL (without
+// the WAL: flushes its memtable) once pebbleFlushTxns txns or
+// pebbleFlushInterval have gone by since the last time, whichever comes
+// first. Commits go on meanwhile.
 const (
 	pebbleFlushTxns     = 20000
 	pebbleFlushInterval = time.Second
@@ -310,10 +316,10 @@ func (s *Server) pebbleFlushLoop(ps *pebblestore.Store) {
 		err := s.tree.Sync()
 		s.treeMu.Unlock()
 		if err == nil {
-			_, err = ps.Flush()
+			_, err = ps.SyncWAL()
 		}
 		if err != nil {
-			s.log.Warn("pebble flush failed (the txn log has everything)", zap.Error(err))
+			s.log.Warn("pebble WAL sync failed (the txn log has everything)", zap.Error(err))
 		}
 		last = time.Now()
 	}

@@ -143,7 +143,7 @@ func ReceiveSnapStream(cfg *config.Config, r io.Reader, zxid int64, log *zap.Log
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	ps, err := pebblestore.Open(pebblestore.Options{Dir: dir, CacheSize: cfg.PebbleCacheBytes(), Logger: log.Named("pebble")})
+	ps, err := pebblestore.Open(pebbleOptions(cfg, dir, log))
 	if err != nil {
 		return nil, err
 	}
