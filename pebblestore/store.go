@@ -86,6 +86,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	crerrors "github.com/cockroachdb/errors"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"go.uber.org/zap"
@@ -304,6 +305,14 @@ func (s *Store) SyncWAL() (int64, error) {
 	s.durableZxid = max(s.durableZxid, zxid)
 	s.life.Unlock()
 	return zxid, nil
+}
+
+// IsCorrupt reports whether err (from Open) is Pebble finding its files
+// corrupt.
+func IsCorrupt(err error) bool {
+	// Pebble marks corruption with cockroachdb/errors, which the standard
+	// errors.Is does not see through
+	return err != nil && crerrors.Is(err, pebble.ErrCorruption)
 }
 
 // ErrClosed is returned by a closed store.

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,6 +61,9 @@ func recoverPebble(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, er
 	}
 	start := time.Now()
 	ps, err := openPebble(cfg, log)
+	if pebblestore.IsCorrupt(err) {
+		ps, err = rebuildCorruptPebble(cfg, err, log)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -119,6 +123,25 @@ func recoverPebble(cfg *config.Config, log *zap.Logger) (*datatree.Tree, int, er
 	log.Info("recovered (pebble)", zap.String("zxid", hex(tree.LastZxid)), zap.Int("replayed", n),
 		zap.Int("nodes", tree.NodeCount()), zap.Int("sessions", len(tree.Sessions())), zap.Duration("took", time.Since(start)))
 	return tree, n, nil
+}
+
+// rebuildCorruptPebble handles a store Pebble refuses to open as corrupt
+// (the unsynced tail of its WAL after a power loss can be torn): the store
+// is moved aside to pebble.corrupt.<time> and rebuilt from the newest
+// checkpoint; the caller replays the txn log after it, which purging keeps
+// back to the oldest checkpoint. Nothing acknowledged is lost: the txn log
+// is the write-ahead log of record.
+func rebuildCorruptPebble(cfg *config.Config, cause error, log *zap.Logger) (*pebblestore.Store, error) {
+	aside := PebbleDir(cfg) + ".corrupt." + time.Now().UTC().Format("20060102T150405")
+	log.Error("pebble store does not open: moving it aside and rebuilding it from the newest checkpoint and the txn log",
+		zap.String("dir", PebbleDir(cfg)), zap.String("moved_to", aside), zap.Error(cause))
+	if err := os.Rename(PebbleDir(cfg), aside); err != nil {
+		return nil, fmt.Errorf("%w (moving it aside: %v)", cause, err)
+	}
+	if err := restoreCheckpoint(cfg, math.MaxInt64, "a store that did not open", log); err != nil {
+		return nil, fmt.Errorf("%w (rebuilding it: %v)", cause, err)
+	}
+	return openPebble(cfg, log)
 }
 
 // importIntoPebble fills a new store: from the newest ZooKeeper snapshot

@@ -299,7 +299,7 @@ func TruncateTree(cfg *config.Config, tree *datatree.Tree, zxid int64, log *zap.
 			return nil, err
 		}
 		if past {
-			if err := restoreCheckpoint(cfg, zxid, log); err != nil {
+			if err := restoreCheckpoint(cfg, zxid, "a truncation", log); err != nil {
 				return nil, err
 			}
 		}
@@ -328,8 +328,8 @@ func dropCheckpoints(cfg *config.Config, drop func(int64) bool, log *zap.Logger)
 
 // restoreCheckpoint puts a copy of the newest checkpoint at or before
 // zxid in place of the store (sstables hard-linked, the rest copied, so
-// the checkpoint stays untouched).
-func restoreCheckpoint(cfg *config.Config, zxid int64, log *zap.Logger) error {
+// the checkpoint stays untouched); why is logged.
+func restoreCheckpoint(cfg *config.Config, zxid int64, why string, log *zap.Logger) error {
 	zxids, err := pebbleCheckpoints(PebbleCheckpointDir(cfg))
 	if err != nil {
 		return err
@@ -354,8 +354,8 @@ func restoreCheckpoint(cfg *config.Config, zxid int64, log *zap.Logger) error {
 	if err := swapInPebble(cfg); err != nil {
 		return err
 	}
-	log.Info("pebble store rebuilt from a checkpoint for a truncation", zap.String("checkpoint", src),
-		zap.String("truncate_to", hex(zxid)))
+	log.Info("pebble store rebuilt from a checkpoint for "+why, zap.String("checkpoint", src),
+		zap.String("up_to", hex(zxid)))
 	return nil
 }
 
