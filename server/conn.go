@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"github.com/zkserver/zkserver/config"
 	"io"
 	"net"
 	"sync"
@@ -514,7 +513,7 @@ func (c *conn) readLoop(br *bufio.Reader) {
 				r.raw = append([]byte(nil), r.body...)
 			}
 			r.bad, r.body = !ok, nil
-			if ok && s.learner == nil && s.cfg.Storage() == config.StoragePebble {
+			if ok && s.learner == nil {
 				s.warmWrite(r.rec)
 			}
 			if !c.awaitReads() || !c.enqueue(r) {

@@ -183,6 +183,9 @@ func (s *Server) SubmitForwarded(f Forwarded) {
 		var ok bool
 		r.rec, ok = decodeWrite(f.Op, f.Body)
 		r.bad = !ok
+		if ok {
+			s.warmWrite(r.rec)
+		}
 	}
 	s.submit(r)
 }

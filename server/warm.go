@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/datatree"
 	"github.com/zkserver/zkserver/pebblestore"
 	"github.com/zkserver/zkserver/wire"
@@ -11,10 +12,14 @@ import (
 // goroutine. Prep is one goroutine for every write; with the tree on disk
 // its lookups would each wait for a block read there, one after another,
 // holding the tree's read lock. Warmed, prep finds the nodes decoded and
-// the disk reads of many connections overlap. A memory store needs none
-// of this. The lookups change nothing: a node changed meanwhile is simply
+// the disk reads of many connections overlap (a leader warms what its
+// learners forward in each learner's goroutine). A memory store needs
+// none of this. The lookups change nothing: a node changed meanwhile is simply
 // looked up again.
 func (s *Server) warmWrite(rec wire.Record) {
+	if s.cfg.Storage() != config.StoragePebble {
+		return
+	}
 	var buf [4]string
 	paths := buf[:0]
 	switch r := rec.(type) {
