@@ -257,25 +257,9 @@ func (s *Store) DurableZxid() int64 {
 // reach. It does not touch the open batch, so it may run concurrently
 // with readers and the tree's writer.
 func (s *Store) Flush() (int64, error) {
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	s.life.Lock()
-	if s.closed {
-		s.life.Unlock()
-		return 0, ErrClosed
-	}
-	zxid := s.committedZxid
-	s.life.Unlock()
 	// Pebble writes the memtable out while commits go on into a new one:
 	// everything committed before this point is on disk after it
-	if err := s.db.Flush(); err != nil {
-		return 0, fmt.Errorf("pebblestore: flush: %w", err)
-	}
-	s.dropIters()
-	s.life.Lock()
-	s.durableZxid = max(s.durableZxid, zxid)
-	s.life.Unlock()
-	return zxid, nil
+	return s.makeDurable("flush", s.db.Flush)
 }
 
 // SyncWAL makes every committed batch durable in Pebble's WAL (one fsync)
@@ -287,6 +271,14 @@ func (s *Store) SyncWAL() (int64, error) {
 	if s.opts.DisableWAL {
 		return s.Flush()
 	}
+	// an empty WAL record written with Sync: everything committed before
+	// it is on disk after it
+	return s.makeDurable("sync WAL", func() error { return s.db.LogData(nil, pebble.Sync) })
+}
+
+// makeDurable runs write, which makes every batch committed before it
+// durable, and advances the durable zxid to what they reach.
+func (s *Store) makeDurable(what string, write func() error) (int64, error) {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.life.Lock()
@@ -296,11 +288,10 @@ func (s *Store) SyncWAL() (int64, error) {
 	}
 	zxid := s.committedZxid
 	s.life.Unlock()
-	// an empty WAL record written with Sync: everything committed before
-	// it is on disk after it
-	if err := s.db.LogData(nil, pebble.Sync); err != nil {
-		return 0, fmt.Errorf("pebblestore: sync WAL: %w", err)
+	if err := write(); err != nil {
+		return 0, fmt.Errorf("pebblestore: %s: %w", what, err)
 	}
+	s.dropIters()
 	s.life.Lock()
 	s.durableZxid = max(s.durableZxid, zxid)
 	s.life.Unlock()

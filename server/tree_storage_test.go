@@ -302,11 +302,7 @@ func TestPebbleFlushLoop(t *testing.T) {
 func TestPebbleCorruptStore(t *testing.T) {
 	cfg := storageConfig(t, config.StoragePebble)
 	s, c, stop := startDurable(t, cfg)
-	for i := 0; i < 50; i++ {
-		if _, err := c.Create(fmt.Sprintf("/c%02d", i), []byte("v"), 0, zk.WorldACL(zk.PermAll)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createNodes(t, c, "/c%02d", 50)
 	ps := s.pebbleStore()
 	for end := time.Now().Add(10 * time.Second); ps.DurableZxid() < s.LastZxid(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(end) {
@@ -364,6 +360,16 @@ func TestPebbleCorruptStore(t *testing.T) {
 				t.Fatalf("corrupt store kept as %v; want rebuilt %v", aside, tc.rebuilt)
 			}
 		})
+	}
+}
+
+// createNodes creates n znodes named by format and their number.
+func createNodes(t *testing.T, c *zk.Conn, format string, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if _, err := c.Create(fmt.Sprintf(format, i), []byte("v"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

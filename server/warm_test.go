@@ -1,10 +1,7 @@
 package server
 
 import (
-	"fmt"
 	"testing"
-
-	"github.com/go-zookeeper/zk"
 
 	"github.com/zkserver/zkserver/config"
 	"github.com/zkserver/zkserver/wire"
@@ -16,11 +13,7 @@ import (
 func TestWarmWrite(t *testing.T) {
 	cfg := storageConfig(t, config.StoragePebble)
 	_, c, stop := startDurable(t, cfg)
-	for i := 0; i < 20; i++ {
-		if _, err := c.Create(fmt.Sprintf("/w%02d", i), []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createNodes(t, c, "/w%02d", 20)
 	stop()
 	// reopened: nothing cached
 	s, c, stop := startDurable(t, cfg)
