@@ -110,3 +110,23 @@ func ApplyMemoryLimit(getenv func(string) string, root string, log *zap.Logger) 
 		zap.Int64("cgroupLimitBytes", limit), zap.Int64("GOMEMLIMIT", set))
 	return set
 }
+
+// PebbleGCPercent is Go's GC target (GOGC) in pebble mode. The tree lives
+// outside the Go heap there, so what is live in it is small (node cache,
+// pending batch, sessions, watches) and the default target of 100 lets
+// garbage double it: at 10M znodes the peak RSS reached 513 MiB, with
+// 66 MiB live of a 100-140 MiB Go heap. 50 holds the heap nearer to what
+// is live for little GC work, since little is live.
+const PebbleGCPercent = 50
+
+// ApplyPebbleGCPercent sets PebbleGCPercent unless GOGC is set (getenv is
+// os.Getenv in production); it returns the value set (0 when it set none).
+func ApplyPebbleGCPercent(getenv func(string) string, log *zap.Logger) int {
+	if v := getenv("GOGC"); v != "" {
+		log.Info("GOGC set by the environment", zap.String("GOGC", v))
+		return 0
+	}
+	debug.SetGCPercent(PebbleGCPercent)
+	log.Info("GOGC set for pebble mode", zap.Int("GOGC", PebbleGCPercent))
+	return PebbleGCPercent
+}

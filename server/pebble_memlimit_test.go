@@ -122,3 +122,16 @@ func FuzzCgroupMemoryLimit(f *testing.F) {
 		}
 	})
 }
+
+func TestApplyPebbleGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if got := ApplyPebbleGCPercent(getenv, zap.NewNop()); got != PebbleGCPercent || debug.SetGCPercent(100) != PebbleGCPercent {
+		t.Fatalf("set %d", got)
+	}
+	env["GOGC"] = "200"
+	if got := ApplyPebbleGCPercent(getenv, zap.NewNop()); got != 0 || debug.SetGCPercent(100) != 100 {
+		t.Fatalf("GOGC in the environment was overridden (%d)", got)
+	}
+}

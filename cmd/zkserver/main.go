@@ -120,6 +120,9 @@ func startCommand() *cli.Command {
 			if err := cfg.Resolve(); err != nil {
 				return err
 			}
+			if cfg.Storage() == config.StoragePebble {
+				server.ApplyPebbleGCPercent(os.Getenv, log) // GOGC=50 unless set
+			}
 			// SASL: the JAAS file's DIGEST-MD5 users (config/sasl.go)
 			if err := cfg.ResolveSASL(os.Getenv); err != nil {
 				return err
