@@ -14,8 +14,9 @@ import (
 // holding the tree's read lock. Warmed, prep finds the nodes decoded and
 // the disk reads of many connections overlap (a leader warms what its
 // learners forward in each learner's goroutine). A memory store needs
-// none of this. The lookups change nothing: a node changed meanwhile is simply
-// looked up again.
+// none of this. The lookups change nothing: a node changed meanwhile is
+// simply looked up again. A multi warms its first warmMultiOps paths, so
+// a huge one does not hold the read lock (and so the writer) for long.
 func (s *Server) warmWrite(rec wire.Record) {
 	if s.cfg.Storage() != config.StoragePebble {
 		return
@@ -34,7 +35,7 @@ func (s *Server) warmWrite(rec wire.Record) {
 	case *wire.SetACLRequest:
 		paths = append(paths, r.Path)
 	case *wire.MultiRequest:
-		for i := range r.Ops {
+		for i := range r.Ops[:min(len(r.Ops), warmMultiOps)] {
 			paths = append(paths, r.Ops[i].Path())
 		}
 	default:
@@ -54,6 +55,9 @@ func (s *Server) warmWrite(rec wire.Record) {
 		s.tree.Get(parent)
 	}
 }
+
+// warmMultiOps bounds the ops of a multi that warmWrite reads.
+const warmMultiOps = 64
 
 // createLookup is the path to warm for a create: its own, or for a
 // sequential create, whose name is not known yet, its parent's.
