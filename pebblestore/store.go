@@ -144,8 +144,8 @@ type Store struct {
 	gen   atomic.Uint64   // committed-state generation of the iterators
 	reads atomic.Int64    // point reads of the committed state
 
-	life    sync.Mutex // orders Commit, Flush, Checkpoint and Close
-	flushMu sync.Mutex // one Flush at a time; Close waits for it
+	life    sync.Mutex // orders Commit, Flush, SyncWAL, Checkpoint and Close
+	flushMu sync.Mutex // one Flush or SyncWAL at a time; Close waits for it
 	closed  bool
 
 	committedZxid int64 // zxid of the last committed batch
@@ -215,8 +215,9 @@ func Open(o Options) (*Store, error) {
 	return s, nil
 }
 
-// Close commits nothing further and closes Pebble (what was not flushed is
-// lost, as in a crash; call Tree.Sync and Flush first to keep it).
+// Close commits nothing further and closes Pebble (what was not committed
+// is lost, as in a crash, and without the WAL so is what was not flushed;
+// call Tree.Sync and Flush first to keep it).
 func (s *Store) Close() error {
 	s.flushMu.Lock() // no Flush is writing to Pebble
 	defer s.flushMu.Unlock()
@@ -245,8 +246,8 @@ func (s *Store) CommittedZxid() int64 {
 	return s.committedZxid
 }
 
-// DurableZxid is the last applied zxid on disk as of the last Flush (or
-// Open): the txn log up to it is not needed for recovery.
+// DurableZxid is the last applied zxid on disk as of the last Flush or
+// SyncWAL (or Open): the txn log up to it is not needed for recovery.
 func (s *Store) DurableZxid() int64 {
 	s.life.Lock()
 	defer s.life.Unlock()
