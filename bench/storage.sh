@@ -23,6 +23,9 @@
 #   BENCH_STORAGE_WORKLOADS="create set get get-hot"
 #   BENCH_CLIENTS="1 16 64"
 #   BENCH_STORAGE_DURATION=3s  BENCH_STORAGE_WARMUP=1s   per workload run
+#   BENCH_STORAGE_RUNS=3       runs of every workload and client count, in
+#                              rounds (all workloads, then again); the report
+#                              gives medians (BENCH_QUICK=1: 1)
 #   BENCH_STORAGE_HOT=10000    get-hot's working set (znodes)
 #   BENCH_STORAGE_ZK_HEAP=auto ZooKeeper's -Xmx: auto = 1 GiB + 1.5 KiB per
 #                              znode (at least 2 GiB); a fixed value (e.g. 4g)
@@ -69,6 +72,8 @@ WORKLOADS=${BENCH_STORAGE_WORKLOADS:-create set get get-hot}
 CLIENTS=${BENCH_CLIENTS:-1 16 64}
 DURATION=${BENCH_STORAGE_DURATION:-3s}
 WARMUP=${BENCH_STORAGE_WARMUP:-1s}
+RUNS=${BENCH_STORAGE_RUNS:-3}
+if [ -n "${BENCH_QUICK:-}" ] && [ -z "${BENCH_STORAGE_RUNS:-}" ]; then RUNS=1; fi
 HOT=${BENCH_STORAGE_HOT:-10000}
 ZK_HEAP=${BENCH_STORAGE_ZK_HEAP:-auto}
 PEBBLE_CACHE_MB=${BENCH_PEBBLE_CACHE_MB:-}
@@ -247,10 +252,10 @@ javaver=$(java -version 2>&1 | head -1 | tr -d '"\\' || echo none)
 		"$("$ZKS_BIN" version 2>/dev/null || echo zkserver)" "$($GO version | cut -d' ' -f3)" "${PEBBLE_CACHE_MB:-256 (default)}" "$javaver" \
 		"$([ "$ZK_HEAP" = auto ] && echo 'auto: 1 GiB + 1.5 KiB per znode, at least 2 GiB' || echo "$ZK_HEAP")"
 	printf '"settings":"identical zoo.cfg: tickTime=2000, forceSync=yes, snapCount=100000 (default), maxClientCnxns=0; the bench deletes all but the %d newest snapshots/checkpoints every 5 s during a run (autopurge with a short interval); one server at a time on a fresh data dir",' "$RETAIN"
-	printf '"steps":"per size and server: load N znodes of 100 B (4 sessions x 64 in flight); VmRSS after 2 s; %s at %s clients on the loaded tree (%s measured after %s warm-up, 1 run each, values of 100 B, set/get uniformly over the tree, get-hot over %d znodes evenly spaced, creates under the loaded buckets); VmRSS; %d more znodes (the last is the last-written znode); kill -9; restart timed from exec until ruok and a getData of that znode succeed; VmRSS after 2 s",' \
-		"$WORKLOADS" "$CLIENTS" "$DURATION" "$WARMUP" "$HOT" "$MARKER"
+	printf '"steps":"per size and server: load N znodes of 100 B (4 sessions x 64 in flight); VmRSS after 2 s; %s at %s clients on the loaded tree (%s measured after %s warm-up, %d runs each in rounds, medians, values of 100 B, set/get uniformly over the tree, get-hot over %d znodes evenly spaced, creates under the loaded buckets); VmRSS; %d more znodes (the last is the last-written znode); kill -9; restart timed from exec until ruok and a getData of that znode succeed; VmRSS after 2 s",' \
+		"$WORKLOADS" "$CLIENTS" "$DURATION" "$WARMUP" "$RUNS" "$HOT" "$MARKER"
 	knobs=
-	for k in BENCH_STORAGE_KINDS BENCH_STORAGE_WORKLOADS BENCH_CLIENTS BENCH_STORAGE_WARMUP BENCH_STORAGE_HOT BENCH_STORAGE_ZK_HEAP BENCH_PEBBLE_CACHE_MB; do
+	for k in BENCH_STORAGE_RUNS BENCH_STORAGE_KINDS BENCH_STORAGE_WORKLOADS BENCH_CLIENTS BENCH_STORAGE_WARMUP BENCH_STORAGE_HOT BENCH_STORAGE_ZK_HEAP BENCH_PEBBLE_CACHE_MB; do
 		if [ -n "${!k:-}" ]; then knobs+=" $k=\\\"${!k}\\\""; fi
 	done
 	printf '"command":"BENCH_STORAGE_ONLY=1 BENCH_STORAGE_SIZES=\\"%s\\" BENCH_STORAGE_DURATION=%s%s%s make bench",' "$SIZES" "$DURATION" "${REV:+ BENCH_ZKSERVER_REV=$REV}" "$knobs"
@@ -310,17 +315,19 @@ for n in $SIZES; do
 		log "$KIND $n: loaded at $(field ops_per_sec "$out") znodes/s"
 		sleep 2
 		record_rss "$n" "after load"
-		for wl in $WORKLOADS; do
-			for c in $CLIENTS; do
-				sync -f "$dir" 2>/dev/null || sync
-				if zb -json -setup storage -addr "127.0.0.1:$PORT" -tree "$n" -hot "$HOT" -workload "$wl" \
-					-clients "$c" -value-size 100 -duration "$DURATION" -warmup "$WARMUP" -label "$KIND"; then
-					echo "$out" >>"$JSONL"
-					log "$KIND $n: $wl c=$c: $(field ops_per_sec "$out") ops/s, p99 $(field p99_us "$out") µs, $(field errors "$out") errors"
-				else
-					failed=$((failed + 1))
-					log "$KIND $n: $wl c=$c FAILED: $(tail -n 2 "$WORK/zkbench.err" | head -c 300)"
-				fi
+		for run in $(seq 1 "$RUNS"); do
+			for wl in $WORKLOADS; do
+				for c in $CLIENTS; do
+					sync -f "$dir" 2>/dev/null || sync
+					if zb -json -setup storage -addr "127.0.0.1:$PORT" -tree "$n" -hot "$HOT" -workload "$wl" \
+						-clients "$c" -value-size 100 -duration "$DURATION" -warmup "$WARMUP" -label "$KIND"; then
+						echo "$out" >>"$JSONL"
+						log "$KIND $n: $wl c=$c (run $run/$RUNS): $(field ops_per_sec "$out") ops/s, p99 $(field p99_us "$out") µs, $(field errors "$out") errors"
+					else
+						failed=$((failed + 1))
+						log "$KIND $n: $wl c=$c FAILED: $(tail -n 2 "$WORK/zkbench.err" | head -c 300)"
+					fi
+				done
 			done
 		done
 		record_rss "$n" "after workloads"
