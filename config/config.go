@@ -109,10 +109,10 @@ type Config struct {
 	SASL SASLConfig
 
 	// Storage: where the tree lives (storage.go). The zero values are the
-	// defaults: memory, a 256 MiB Pebble block cache, Pebble's WAL on.
+	// defaults: memory, a 256 MiB Pebble block cache, Pebble's WAL off.
 	StorageEngine     string // "storageEngine": "memory" or "pebble"
 	PebbleCacheSizeMB int64  // "pebbleCacheSizeMB"
-	PebbleWALOff      bool   // "pebbleWAL=false"
+	PebbleWALOn       bool   // "pebbleWAL=true"
 
 	// Metrics is the "metricsProvider.*" keys (metrics.go).
 	Metrics MetricsConfig

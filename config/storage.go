@@ -42,14 +42,14 @@ func init() {
 		if err != nil {
 			return err
 		}
-		c.PebbleWALOff = !b
+		c.PebbleWALOn = b
 		return nil
 	}}
 }
 
 // PebbleWAL reports whether Pebble keeps its own WAL (pebbleWAL, default
-// true); see pebblestore.Options.DisableWAL.
-func (c *Config) PebbleWAL() bool { return !c.PebbleWALOff }
+// false); see pebblestore.Options.DisableWAL.
+func (c *Config) PebbleWAL() bool { return c.PebbleWALOn }
 
 // Storage returns the storage engine: StorageMemory (the default) or
 // StoragePebble.

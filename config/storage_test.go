@@ -10,14 +10,14 @@ func TestStorageKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Storage() != StorageMemory || c.PebbleCacheBytes() != 256<<20 || !c.PebbleWAL() {
+	if c.Storage() != StorageMemory || c.PebbleCacheBytes() != 256<<20 || c.PebbleWAL() {
 		t.Fatalf("defaults: %q %d WAL %v", c.Storage(), c.PebbleCacheBytes(), c.PebbleWAL())
 	}
-	c, err = Parse(strings.NewReader("dataDir=/tmp/x\nstorageEngine=Pebble\npebbleCacheSizeMB=64\npebbleWAL=no\n"))
+	c, err = Parse(strings.NewReader("dataDir=/tmp/x\nstorageEngine=Pebble\npebbleCacheSizeMB=64\npebbleWAL=yes\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Storage() != StoragePebble || c.PebbleCacheBytes() != 64<<20 || c.PebbleWAL() {
+	if c.Storage() != StoragePebble || c.PebbleCacheBytes() != 64<<20 || !c.PebbleWAL() {
 		t.Fatalf("set: %q %d WAL %v", c.Storage(), c.PebbleCacheBytes(), c.PebbleWAL())
 	}
 	if _, ok := c.Unknown["storageEngine"]; ok {

@@ -36,19 +36,19 @@
 // each touched node once however often the txns changed it.
 //
 // The ZooKeeper txn log is the write-ahead log of record: a txn is
-// acknowledged once it is there, whatever Pebble holds. Batches go to
-// Pebble's own WAL without an fsync (it holds whole batches: a crash loses
-// a tail of them, never part of one), so what Pebble holds after a
-// restart is the tree as of the zxid in its meta key, and the server
-// replays the log after it. SyncWAL (one fsync, run by the server about
-// once a second) bounds that replay; Flush writes the memtables out.
-// Either reports the zxid the txn log may be purged up to. Pebble's WAL
-// is what lets memtables fill before they are flushed: without it (Options
-// DisableWAL) every flush bounds the replay, so the server flushes small
-// memtables often, and each small L0 file costs a compaction over the
-// levels below it (at 1M znodes, set and create at 16 clients ran at half
-// the rate). Commit, Flush, SyncWAL, Checkpoint and Close are serialised
-// by the store; a closed store refuses them.
+// acknowledged once it is there, whatever Pebble holds. A crash loses a
+// tail of the committed batches, never part of one, so what Pebble holds
+// after a restart is the tree as of the zxid in its meta key, and the
+// server replays the log after it. Without Pebble's WAL (Options
+// DisableWAL, the server's default) a crash loses the memtables and Flush
+// bounds that replay, so the server flushes often: small L0 files, each
+// compacted over the levels below. With the WAL, batches go to it without
+// an fsync and SyncWAL (one fsync, about once a second) bounds the replay,
+// so memtables fill before they are flushed (at 1M znodes, set and create
+// at 16 clients ran twice as fast; the full memtables cost RSS). Flush and
+// SyncWAL report the zxid the txn log may be purged up to. Commit, Flush,
+// SyncWAL, Checkpoint and Close are serialised by the store; a closed
+// store refuses them.
 //
 // Deleting a node that still has children (only a log replayed over a
 // fuzzy snapshot does) drops its subtree, as the memory store does: the

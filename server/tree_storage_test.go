@@ -294,13 +294,13 @@ func TestPebbleFlushLoop(t *testing.T) {
 	}
 }
 
-// TestPebbleCorruptStore: after a crash, a WAL whose tail is mangled (as
+// TestPebbleCorruptStore (pebbleWAL=true): after a crash, a WAL whose tail is mangled (as
 // a power loss can leave its unsynced part) loses only that tail, which
 // the txn log replays; a store Pebble refuses to open as corrupt (here a
 // mangled MANIFEST) is moved aside and rebuilt from the newest checkpoint
 // plus the txn log. Every write survives both.
 func TestPebbleCorruptStore(t *testing.T) {
-	cfg := storageConfig(t, config.StoragePebble)
+	cfg := storageConfig(t, config.StoragePebble, func(c *config.Config) { c.PebbleWALOn = true })
 	s, c, stop := startDurable(t, cfg)
 	createNodes(t, c, "/c%02d", 50)
 	ps := s.pebbleStore()
