@@ -9,7 +9,7 @@ import (
 
 // TestWarmWrite: in pebble mode a write's nodes are read from Pebble in
 // the connection's goroutine (warmWrite), so prep's lookups find them
-// cached and read nothing from disk; in memory mode warmWrite does nothing.
+// cached and read nothing from disk; a bad path reads nothing.
 func TestWarmWrite(t *testing.T) {
 	cfg := storageConfig(t, config.StoragePebble)
 	_, c, stop := startDurable(t, cfg)
